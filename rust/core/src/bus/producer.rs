@@ -1,0 +1,175 @@
+use std::sync::Arc;
+
+use super::shared::Shared;
+use super::sync::Ordering;
+use super::BusError;
+
+/// Who may publish: one thread (no atomic read-modify-write on the claim path) or many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProducerMode {
+    #[default]
+    Single,
+    Multi,
+}
+
+impl ProducerMode {
+    pub fn parse(name: &str) -> Option<ProducerMode> {
+        match name {
+            "single" => Some(ProducerMode::Single),
+            "multi" => Some(ProducerMode::Multi),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProducerMode::Single => "single",
+            ProducerMode::Multi => "multi",
+        }
+    }
+}
+
+/// A handle that publishes into the ring. Single-producer buses hand out exactly one;
+/// multi-producer buses hand out one per thread (see [`Producer::try_clone`]).
+pub struct Producer<E> {
+    shared: Arc<Shared<E>>,
+    /// Single producer only: sequences `0..next` are claimed (and, between calls, published).
+    next: u64,
+    /// Single producer only: a recent minimum of the consumer sequences.
+    gate_cache: u64,
+}
+
+impl<E: Copy + Default> Producer<E> {
+    pub(crate) fn new(shared: Arc<Shared<E>>) -> Self {
+        let next = shared.cursor.get();
+        Producer { shared, next, gate_cache: 0 }
+    }
+
+    /// Another handle on the same multi-producer bus, for another thread.
+    pub fn try_clone(&self) -> Result<Self, BusError> {
+        match self.shared.mode() {
+            super::ProducerMode::Multi => Ok(Producer::new(self.shared.clone())),
+            super::ProducerMode::Single => Err(BusError::ProducerTaken),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// Publishes one event, waiting while the ring is full.
+    #[inline]
+    pub fn publish(&mut self, event: E) -> Result<(), BusError> {
+        self.publish_with(1, true, |_, slot| *slot = event).map(|_| ())
+    }
+
+    /// Publishes one event, or says [`BusError::Full`] at once.
+    #[inline]
+    pub fn try_publish(&mut self, event: E) -> Result<(), BusError> {
+        self.publish_with(1, false, |_, slot| *slot = event).map(|_| ())
+    }
+
+    /// Publishes a slice of any length, in claims of up to the capacity, waiting for room.
+    pub fn publish_batch(&mut self, events: &[E]) -> Result<(), BusError> {
+        for chunk in events.chunks(self.shared.capacity()) {
+            self.publish_with(chunk.len(), true, |i, slot| *slot = chunk[i])?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the whole slice in one claim, or nothing: [`BusError::Full`] when it does
+    /// not fit now, [`BusError::BatchTooLarge`] when it can never fit.
+    pub fn try_publish_batch(&mut self, events: &[E]) -> Result<(), BusError> {
+        self.publish_with(events.len(), false, |i, slot| *slot = events[i]).map(|_| ())
+    }
+
+    /// Claims `n` consecutive sequences, lets `fill(i, &mut event)` write each, and
+    /// publishes them together. Returns the first sequence of the batch.
+    pub fn publish_with(
+        &mut self,
+        n: usize,
+        wait: bool,
+        mut fill: impl FnMut(usize, &mut E),
+    ) -> Result<u64, BusError> {
+        if n == 0 {
+            return Ok(self.shared.published());
+        }
+        if n > self.shared.capacity() {
+            return Err(BusError::BatchTooLarge { requested: n, capacity: self.shared.capacity() });
+        }
+        self.shared.enter()?;
+        let result = self.claim(n as u64, wait);
+        let start = match result {
+            Ok(start) => start,
+            Err(e) => {
+                self.shared.leave();
+                return Err(e);
+            }
+        };
+        for i in 0..n {
+            let mut event = E::default();
+            fill(i, &mut event);
+            // SAFETY: `claim` reserved `start..start+n` for this producer alone and the
+            // gating check guarantees every consumer has processed the slot's old event.
+            unsafe { self.shared.ring.write(start + i as u64, event) };
+        }
+        let end = start + n as u64;
+        match self.shared.mode() {
+            ProducerMode::Single => {
+                self.next = end;
+                self.shared.cursor.set(end);
+            }
+            ProducerMode::Multi => self.shared.mark_published(start, end),
+        }
+        self.shared.leave();
+        self.shared.waiter.signal();
+        Ok(start)
+    }
+
+    fn claim(&mut self, n: u64, wait: bool) -> Result<u64, BusError> {
+        let mut spins = 0u32;
+        let mut counted_wait = false;
+        loop {
+            if let Some(start) = self.try_claim(n) {
+                return Ok(start);
+            }
+            if !wait {
+                return Err(BusError::Full);
+            }
+            if self.shared.is_closed() {
+                return Err(BusError::Closed);
+            }
+            if !counted_wait {
+                counted_wait = true;
+                self.shared.producer_waits.fetch_add(1, Ordering::Relaxed);
+            }
+            let shared = &self.shared;
+            let capacity = shared.capacity() as u64;
+            let needed = match shared.mode() {
+                ProducerMode::Single => self.next + n,
+                ProducerMode::Multi => shared.cursor.get() + n,
+            };
+            shared.waiter.idle(&mut spins, &|| {
+                shared.is_closed() || needed <= shared.min_gating().saturating_add(capacity)
+            });
+        }
+    }
+
+    #[inline]
+    fn try_claim(&mut self, n: u64) -> Option<u64> {
+        match self.shared.mode() {
+            ProducerMode::Single => {
+                let next = self.next + n;
+                let capacity = self.shared.capacity() as u64;
+                if next > self.gate_cache.saturating_add(capacity) {
+                    self.gate_cache = self.shared.min_gating();
+                    if next > self.gate_cache.saturating_add(capacity) {
+                        return None;
+                    }
+                }
+                Some(self.next)
+            }
+            ProducerMode::Multi => self.shared.try_claim_multi(n),
+        }
+    }
+}
