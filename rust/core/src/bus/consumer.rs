@@ -25,7 +25,10 @@ pub struct Drained;
 
 impl<E> Barrier<E> {
     pub fn new(shared: Arc<Shared<E>>, dependencies: Vec<Arc<Sequence>>) -> Self {
-        Barrier { shared, dependencies }
+        Barrier {
+            shared,
+            dependencies,
+        }
     }
 
     /// The highest `n` such that every event in `next..n` may be read now.
@@ -35,7 +38,11 @@ impl<E> Barrier<E> {
             self.shared.published_upto(next)
         } else {
             // A dependency only advances over published events, so its sequence is enough.
-            self.dependencies.iter().map(|d| d.get()).min().unwrap_or(next)
+            self.dependencies
+                .iter()
+                .map(|d| d.get())
+                .min()
+                .unwrap_or(next)
         }
     }
 
@@ -129,7 +136,11 @@ impl<E: Copy + Default> Poller<E> {
     }
 
     /// Like [`Poller::poll`], but waits up to `timeout` for at least one event.
-    pub fn poll_timeout(&self, out: &mut [E], timeout: std::time::Duration) -> Result<usize, Drained> {
+    pub fn poll_timeout(
+        &self,
+        out: &mut [E],
+        timeout: std::time::Duration,
+    ) -> Result<usize, Drained> {
         let deadline = std::time::Instant::now() + timeout;
         let mut spins = 0u32;
         loop {

@@ -26,7 +26,10 @@ impl HandlerStats for ChecksumStats {
     fn snapshot(&self) -> Vec<(String, u64)> {
         vec![
             ("events".to_string(), self.events.load(Ordering::Acquire)),
-            ("digest_sum".to_string(), self.digest_sum.load(Ordering::Acquire)),
+            (
+                "digest_sum".to_string(),
+                self.digest_sum.load(Ordering::Acquire),
+            ),
         ]
     }
 }
@@ -39,7 +42,11 @@ pub struct ChecksumHandler {
 
 impl ChecksumHandler {
     pub fn new(stats: Arc<ChecksumStats>) -> Self {
-        ChecksumHandler { stats, events: 0, digest_sum: 0 }
+        ChecksumHandler {
+            stats,
+            events: 0,
+            digest_sum: 0,
+        }
     }
 }
 
@@ -50,7 +57,9 @@ impl EventHandler<Event> for ChecksumHandler {
         self.digest_sum = self.digest_sum.wrapping_add(event.digest());
         if end_of_batch {
             // Publishing once per batch keeps the shared cache line out of the hot loop.
-            self.stats.digest_sum.store(self.digest_sum, Ordering::Relaxed);
+            self.stats
+                .digest_sum
+                .store(self.digest_sum, Ordering::Relaxed);
             self.stats.events.store(self.events, Ordering::Release);
         }
     }
@@ -63,7 +72,9 @@ pub struct KindCountStats {
 
 impl Default for KindCountStats {
     fn default() -> Self {
-        KindCountStats { counts: std::array::from_fn(|_| AtomicU64::new(0)) }
+        KindCountStats {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
     }
 }
 
@@ -75,8 +86,10 @@ impl KindCountStats {
 
 impl HandlerStats for KindCountStats {
     fn snapshot(&self) -> Vec<(String, u64)> {
-        let mut out: Vec<(String, u64)> =
-            EventKind::ALL.iter().map(|k| (k.name().to_string(), self.count(*k))).collect();
+        let mut out: Vec<(String, u64)> = EventKind::ALL
+            .iter()
+            .map(|k| (k.name().to_string(), self.count(*k)))
+            .collect();
         let unknown: u64 = (0..256)
             .filter(|i| EventKind::from_u8(*i as u8).is_none())
             .map(|i| self.counts[i].load(Ordering::Acquire))
@@ -93,7 +106,10 @@ pub struct KindCountHandler {
 
 impl KindCountHandler {
     pub fn new(stats: Arc<KindCountStats>) -> Self {
-        KindCountHandler { stats, local: [0; 256] }
+        KindCountHandler {
+            stats,
+            local: [0; 256],
+        }
     }
 }
 
@@ -114,10 +130,11 @@ impl EventHandler<Event> for KindCountHandler {
 /// The names [`handler_by_name`] knows.
 pub const HANDLER_NAMES: [&str; 2] = ["checksum", "kind_counts"];
 
+/// A handler ready to attach, and the live view of what it has seen.
+pub type NamedHandler = (Box<dyn EventHandler<Event>>, Arc<dyn HandlerStats>);
+
 /// A built-in handler and the stats it reports, by name.
-pub fn handler_by_name(
-    name: &str,
-) -> Result<(Box<dyn EventHandler<Event>>, Arc<dyn HandlerStats>), BusError> {
+pub fn handler_by_name(name: &str) -> Result<NamedHandler, BusError> {
     match name {
         "checksum" => {
             let stats = Arc::new(ChecksumStats::default());

@@ -7,8 +7,8 @@
 //! `s` only while `s < min(consumer sequences) + capacity`, so no event is ever overwritten
 //! before every consumer has processed it.
 
-mod bus;
 mod consumer;
+mod disruptor;
 mod error;
 pub mod handlers;
 mod producer;
@@ -18,10 +18,13 @@ pub(crate) mod shared;
 pub(crate) mod sync;
 mod wait;
 
-pub use bus::{Bus, BusBuilder, BusCounters, ConsumerCounters};
 pub use consumer::{Barrier, Drained, EventHandler, Poller};
+pub use disruptor::{Bus, BusBuilder, BusCounters, ConsumerCounters};
 pub use error::BusError;
 pub use producer::{Producer, ProducerMode};
 pub use sequence::Sequence;
 pub use shared::Shared;
 pub use wait::WaitStrategy;
+
+#[cfg(all(test, loom))]
+mod loom_tests;

@@ -42,7 +42,11 @@ pub struct Producer<E> {
 impl<E: Copy + Default> Producer<E> {
     pub(crate) fn new(shared: Arc<Shared<E>>) -> Self {
         let next = shared.cursor.get();
-        Producer { shared, next, gate_cache: 0 }
+        Producer {
+            shared,
+            next,
+            gate_cache: 0,
+        }
     }
 
     /// Another handle on the same multi-producer bus, for another thread.
@@ -60,13 +64,15 @@ impl<E: Copy + Default> Producer<E> {
     /// Publishes one event, waiting while the ring is full.
     #[inline]
     pub fn publish(&mut self, event: E) -> Result<(), BusError> {
-        self.publish_with(1, true, |_, slot| *slot = event).map(|_| ())
+        self.publish_with(1, true, |_, slot| *slot = event)
+            .map(|_| ())
     }
 
     /// Publishes one event, or says [`BusError::Full`] at once.
     #[inline]
     pub fn try_publish(&mut self, event: E) -> Result<(), BusError> {
-        self.publish_with(1, false, |_, slot| *slot = event).map(|_| ())
+        self.publish_with(1, false, |_, slot| *slot = event)
+            .map(|_| ())
     }
 
     /// Publishes a slice of any length, in claims of up to the capacity, waiting for room.
@@ -80,7 +86,8 @@ impl<E: Copy + Default> Producer<E> {
     /// Publishes the whole slice in one claim, or nothing: [`BusError::Full`] when it does
     /// not fit now, [`BusError::BatchTooLarge`] when it can never fit.
     pub fn try_publish_batch(&mut self, events: &[E]) -> Result<(), BusError> {
-        self.publish_with(events.len(), false, |i, slot| *slot = events[i]).map(|_| ())
+        self.publish_with(events.len(), false, |i, slot| *slot = events[i])
+            .map(|_| ())
     }
 
     /// Claims `n` consecutive sequences, lets `fill(i, &mut event)` write each, and
@@ -95,7 +102,10 @@ impl<E: Copy + Default> Producer<E> {
             return Ok(self.shared.published());
         }
         if n > self.shared.capacity() {
-            return Err(BusError::BatchTooLarge { requested: n, capacity: self.shared.capacity() });
+            return Err(BusError::BatchTooLarge {
+                requested: n,
+                capacity: self.shared.capacity(),
+            });
         }
         self.shared.enter()?;
         let result = self.claim(n as u64, wait);

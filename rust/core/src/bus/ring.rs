@@ -16,7 +16,10 @@ impl<E: Copy + Default> Ring<E> {
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(capacity.is_power_of_two());
         let slots = (0..capacity).map(|_| SlotCell::new(E::default())).collect();
-        Ring { slots, mask: capacity as u64 - 1 }
+        Ring {
+            slots,
+            mask: capacity as u64 - 1,
+        }
     }
 
     /// # Safety
@@ -24,7 +27,11 @@ impl<E: Copy + Default> Ring<E> {
     #[inline(always)]
     pub(crate) unsafe fn write(&self, sequence: u64, event: E) {
         // SAFETY: the index is masked into bounds; exclusivity is the caller's contract.
-        unsafe { self.slots.get_unchecked((sequence & self.mask) as usize).write(event) }
+        unsafe {
+            self.slots
+                .get_unchecked((sequence & self.mask) as usize)
+                .write(event)
+        }
     }
 
     /// # Safety
@@ -32,6 +39,10 @@ impl<E: Copy + Default> Ring<E> {
     #[inline(always)]
     pub(crate) unsafe fn read(&self, sequence: u64) -> E {
         // SAFETY: the index is masked into bounds; publication is the caller's contract.
-        unsafe { self.slots.get_unchecked((sequence & self.mask) as usize).read() }
+        unsafe {
+            self.slots
+                .get_unchecked((sequence & self.mask) as usize)
+                .read()
+        }
     }
 }

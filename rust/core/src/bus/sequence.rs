@@ -24,7 +24,8 @@ impl Sequence {
 
     #[inline(always)]
     pub(crate) fn compare_exchange_weak(&self, current: u64, new: u64) -> Result<u64, u64> {
-        self.0.compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Relaxed)
+        self.0
+            .compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Relaxed)
     }
 }
 

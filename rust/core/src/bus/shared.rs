@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::producer::ProducerMode;
 use super::ring::Ring;
 use super::sequence::Sequence;
-use super::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use super::sync::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use super::wait::{WaitStrategy, Waiter};
 use super::BusError;
 
@@ -49,7 +49,9 @@ impl<E: Copy + Default> Shared<E> {
         }
         let published = match mode {
             ProducerMode::Single => Vec::new().into_boxed_slice(),
-            ProducerMode::Multi => (0..capacity).map(|_| AtomicU64::new(NEVER_PUBLISHED)).collect(),
+            ProducerMode::Multi => (0..capacity)
+                .map(|_| AtomicU64::new(NEVER_PUBLISHED))
+                .collect(),
         };
         Ok(Shared {
             ring: Ring::new(capacity),
@@ -84,7 +86,11 @@ impl<E> Shared<E> {
     /// The smallest consumer sequence, or `u64::MAX` with no consumer (nothing to protect).
     #[inline]
     pub(crate) fn min_gating(&self) -> u64 {
-        self.gating.iter().map(|s| s.get()).min().unwrap_or(u64::MAX)
+        self.gating
+            .iter()
+            .map(|s| s.get())
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// The highest `n` such that every event in `next..n` is published (`>= next`).
@@ -96,7 +102,9 @@ impl<E> Shared<E> {
                 let claimed = self.cursor.get();
                 let mask = self.capacity - 1;
                 let mut s = next;
-                while s < claimed && self.published[(s & mask) as usize].load(Ordering::Acquire) == s {
+                while s < claimed
+                    && self.published[(s & mask) as usize].load(Ordering::Acquire) == s
+                {
                     s += 1;
                 }
                 s
@@ -136,8 +144,12 @@ impl<E> Shared<E> {
     /// Enter the publish path: fails once the bus is closed. Pair with [`Self::leave`].
     #[inline]
     pub(crate) fn enter(&self) -> Result<(), BusError> {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
+        // Dekker handshake with `close`, written with fences because a pair of SeqCst
+        // accesses on different atomics is exactly what loom (and weaker mental models)
+        // get wrong: either we see `closed`, or `close` sees us in flight.
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             return Err(BusError::Closed);
         }
@@ -146,7 +158,7 @@ impl<E> Shared<E> {
 
     #[inline]
     pub(crate) fn leave(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.in_flight.fetch_sub(1, Ordering::Release);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -156,9 +168,10 @@ impl<E> Shared<E> {
     /// Closes the bus to producers, waits for publishes already under way, and fixes the
     /// final count so consumers drain everything published and then stop.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.closed.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         let mut spins = 0u32;
-        while self.in_flight.load(Ordering::SeqCst) != 0 {
+        while self.in_flight.load(Ordering::Acquire) != 0 {
             // A producer waiting for room sees `closed` and leaves; one with room publishes.
             self.waiter.signal();
             self.waiter.idle(&mut spins, &|| false);

@@ -90,14 +90,17 @@ impl Waiter {
         }
         // Dekker-style handshake with `signal`: announce the sleeper, then re-check under
         // the lock; a signaller that missed the announcement published before our re-check.
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         if !ready() {
             // The timeout bounds the damage of any wake-up we do not model (e.g. a
             // dependency advancing on another bus); it is not how progress is normally made.
-            let _ = self.condvar.wait_timeout(guard, std::time::Duration::from_millis(1));
+            let _ = self
+                .condvar
+                .wait_timeout(guard, std::time::Duration::from_millis(1));
         }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cfg(loom)]

@@ -112,10 +112,18 @@ const _: () = assert!(EVENT_SIZE == 64, "Event must be exactly one cache line");
 /// (name, numpy type code, byte offset) of every field, in layout order. The Python
 /// dtype is built from this table, so the two cannot drift apart.
 pub const EVENT_FIELDS: [(&str, &str, usize); 12] = [
-    ("ts_event_ns", "<u8", std::mem::offset_of!(Event, ts_event_ns)),
+    (
+        "ts_event_ns",
+        "<u8",
+        std::mem::offset_of!(Event, ts_event_ns),
+    ),
     ("ts_recv_ns", "<u8", std::mem::offset_of!(Event, ts_recv_ns)),
     ("seq", "<u8", std::mem::offset_of!(Event, seq)),
-    ("price_ticks", "<i8", std::mem::offset_of!(Event, price_ticks)),
+    (
+        "price_ticks",
+        "<i8",
+        std::mem::offset_of!(Event, price_ticks),
+    ),
     ("qty_lots", "<i8", std::mem::offset_of!(Event, qty_lots)),
     ("id", "<u8", std::mem::offset_of!(Event, id)),
     ("aux", "<i8", std::mem::offset_of!(Event, aux)),
@@ -182,7 +190,11 @@ mod tests {
 
     #[test]
     fn digest_changes_when_any_field_changes() {
-        let base = Event { seq: 7, price_ticks: 100, ..Default::default() };
+        let base = Event {
+            seq: 7,
+            price_ticks: 100,
+            ..Default::default()
+        };
         let mut variants = vec![];
         for i in 0..12 {
             let mut e = base;

@@ -13,7 +13,10 @@ use super::wait::WaitStrategy;
 use super::BusError;
 
 enum Body<E> {
-    Thread { handler: Box<dyn EventHandler<E>>, core: Option<usize> },
+    Thread {
+        handler: Box<dyn EventHandler<E>>,
+        core: Option<usize>,
+    },
     Poller,
 }
 
@@ -37,7 +40,12 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
         if capacity < 2 || !capacity.is_power_of_two() {
             return Err(BusError::InvalidCapacity(capacity));
         }
-        Ok(BusBuilder { capacity, mode, wait, specs: Vec::new() })
+        Ok(BusBuilder {
+            capacity,
+            mode,
+            wait,
+            specs: Vec::new(),
+        })
     }
 
     fn check_new(&self, name: &str, after: &[&str]) -> Result<(), BusError> {
@@ -87,11 +95,17 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
 
     /// Allocates the ring and starts every consumer thread.
     pub fn start(self) -> Result<Bus<E>, BusError> {
-        let sequences: Vec<Arc<Sequence>> =
-            self.specs.iter().map(|_| Arc::new(Sequence::new(0))).collect();
+        let sequences: Vec<Arc<Sequence>> = self
+            .specs
+            .iter()
+            .map(|_| Arc::new(Sequence::new(0)))
+            .collect();
         // Gating on the consumers nobody depends on suffices: the others are ahead of them.
-        let depended_on: HashSet<&str> =
-            self.specs.iter().flat_map(|s| s.after.iter().map(String::as_str)).collect();
+        let depended_on: HashSet<&str> = self
+            .specs
+            .iter()
+            .flat_map(|s| s.after.iter().map(String::as_str))
+            .collect();
         let gating = self
             .specs
             .iter()
@@ -105,7 +119,12 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
         let mut consumers = Vec::with_capacity(self.specs.len());
         let mut barriers = Vec::with_capacity(self.specs.len());
         for spec in &self.specs {
-            let deps = spec.after.iter().filter_map(|d| index(d)).map(|i| sequences[i].clone()).collect();
+            let deps = spec
+                .after
+                .iter()
+                .filter_map(|d| index(d))
+                .map(|i| sequences[i].clone())
+                .collect();
             barriers.push(Barrier::new(shared.clone(), deps));
         }
         let mut bus = Bus {
@@ -128,7 +147,10 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
                             }
                             run_processor(barrier, seq, handler.as_mut(), &panics);
                         })
-                        .map_err(|e| BusError::Spawn { name: spec.name.clone(), reason: e.to_string() });
+                        .map_err(|e| BusError::Spawn {
+                            name: spec.name.clone(),
+                            reason: e.to_string(),
+                        });
                     match handle {
                         Ok(h) => (Some(h), None),
                         Err(e) => {
@@ -140,7 +162,14 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
                     }
                 }
             };
-            consumers.push(Consumer { name: spec.name, after: spec.after, sequence, thread, poller, panics });
+            consumers.push(Consumer {
+                name: spec.name,
+                after: spec.after,
+                sequence,
+                thread,
+                poller,
+                panics,
+            });
         }
         bus.consumers = consumers;
         Ok(bus)
@@ -209,7 +238,10 @@ impl<E: Copy + Default + Send + 'static> Bus<E> {
             .iter()
             .find(|c| c.name == name)
             .ok_or_else(|| BusError::UnknownConsumer(name.to_string()))?;
-        consumer.poller.as_ref().ok_or_else(|| BusError::NotAPoller(name.to_string()))
+        consumer
+            .poller
+            .as_ref()
+            .ok_or_else(|| BusError::NotAPoller(name.to_string()))
     }
 
     pub fn shared(&self) -> &Arc<Shared<E>> {
