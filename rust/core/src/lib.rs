@@ -4,4 +4,5 @@
 pub mod book;
 pub mod bus;
 pub mod cpu;
+pub mod feed;
 pub mod model;
