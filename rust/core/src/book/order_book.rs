@@ -275,11 +275,9 @@ impl OrderBook {
 
     /// Best ask minus best bid, in ticks.
     pub fn spread_ticks(&self) -> Option<i64> {
-        Some(
-            self.best_ask()?
-                .price_ticks
-                .checked_sub(self.best_bid()?.price_ticks)?,
-        )
+        self.best_ask()?
+            .price_ticks
+            .checked_sub(self.best_bid()?.price_ticks)
     }
 
     /// Mid price in ticks (may fall between two ticks, hence a float).

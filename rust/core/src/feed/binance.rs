@@ -928,7 +928,8 @@ mod tests {
         let mut d = spot();
         let venue = "binance-spot";
         let mut out = vec![Event::default()];
-        let cases: [(&str, fn(&FeedError) -> bool); 9] = [
+        type Check = fn(&FeedError) -> bool;
+        let cases: [(&str, Check); 9] = [
             (
                 r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTC"#,
                 |e| matches!(e, FeedError::MalformedJson { .. }),
