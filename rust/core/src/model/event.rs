@@ -74,6 +74,8 @@ pub mod flags {
     pub const LAST_IN_BATCH: u8 = 1;
     /// Part of a book snapshot rather than an incremental update.
     pub const SNAPSHOT: u8 = 2;
+    /// The record will not change again (a closed bar); without it a bar is still forming.
+    pub const FINAL: u8 = 4;
 }
 
 /// The common event. Prices and quantities are fixed-point integers in the instrument's

@@ -1,7 +1,10 @@
-//! The platform's shared vocabulary: the common bus event and its enumerations.
+//! The platform's shared vocabulary: the common bus event and its enumerations, and the
+//! instruments whose tick and lot grids give prices and quantities their integer form.
 //! Every other domain depends on `model`, never sideways on a sibling.
 
 pub mod event;
+pub mod fixed;
 pub mod time;
 
-pub use event::{Event, EventKind, Side, EVENT_FIELDS, EVENT_SIZE};
+pub use event::{flags, Event, EventKind, Side, EVENT_FIELDS, EVENT_SIZE};
+pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};
