@@ -56,7 +56,7 @@ fn bus_hops(wait: WaitStrategy) -> Vec<u64> {
         seen: seen.clone(),
     };
     b.add_handler("stamp", Box::new(h), &[], None).unwrap();
-    let mut bus = b.start().unwrap();
+    let bus = b.start().unwrap();
     let mut p = bus.producer().unwrap();
     for n in 0..(SAMPLES + WARMUP) as u64 {
         p.publish(Event {

@@ -1,5 +1,5 @@
 //! Rebuilds Binance BTCUSDT books from real recordings (REST snapshot + depth diffs, see
-//! `tests/data/README.md`) and checks them against the exchange's own bookTicker stream.
+//! `data/README.md` at the repository root) and checks them against the exchange's own bookTicker stream.
 //! The expected counts come from the data's README, measured independently of this code.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Proptest-driven fuzzing of the Binance decoder: arbitrary bytes and mutated real
-//! messages (from `tests/data/`) must never panic, and a rejected message must leave the
+//! messages (from `data/binance/`) must never panic, and a rejected message must leave the
 //! output untouched. Decoded diffs are pushed through a synchroniser to exercise the book
 //! with whatever survives decoding.
 

@@ -64,7 +64,7 @@ fn pipeline_consumer_sees_each_event_only_after_its_dependency() {
             violations: violations.clone(),
         };
         b.add_handler("b", Box::new(r), &["a"], None).unwrap();
-        let mut bus = b.start().unwrap();
+        let bus = b.start().unwrap();
         let mut p = bus.producer().unwrap();
         let events: Vec<Event> = (0..1000).map(|n| ev(0, n)).collect();
         for e in &events {
@@ -91,7 +91,7 @@ fn multicast_consumers_each_see_every_event() {
         b.add_handler(&format!("c{i}"), Box::new(r), &[], None)
             .unwrap();
     }
-    let mut bus = b.start().unwrap();
+    let bus = b.start().unwrap();
     let mut p = bus.producer().unwrap();
     let events: Vec<Event> = (0..500).map(|n| ev(0, n)).collect();
     p.publish_batch(&events).unwrap();
@@ -171,7 +171,7 @@ fn shutdown_drains_every_published_event_then_refuses_more() {
     let (handler, stats) = handler_by_name("checksum").unwrap();
     b.add_handler("checksum", handler, &[], None).unwrap();
     b.add_poller("late", &["checksum"]).unwrap();
-    let mut bus = b.start().unwrap();
+    let bus = b.start().unwrap();
     let mut p = bus.producer().unwrap();
     let events: Vec<Event> = (0..1000).map(|n| ev(0, n)).collect();
     p.publish_batch(&events).unwrap();
@@ -238,7 +238,7 @@ fn a_panicking_handler_is_counted_and_does_not_stall_the_pipeline() {
     b.add_handler("bad", Box::new(Panicky), &[], None).unwrap();
     let (handler, stats) = handler_by_name("checksum").unwrap();
     b.add_handler("after_bad", handler, &["bad"], None).unwrap();
-    let mut bus = b.start().unwrap();
+    let bus = b.start().unwrap();
     let mut p = bus.producer().unwrap();
     for n in 0..50 {
         p.publish(ev(0, n)).unwrap();
@@ -297,7 +297,7 @@ fn run_mp(producers: u32, per_producer: u64, batch: usize, capacity: usize, wait
             .unwrap();
         checks.push((errors, total, digest));
     }
-    let mut bus = b.start().unwrap();
+    let bus = b.start().unwrap();
     let first = bus.producer().unwrap();
     let mut producers_handles: Vec<Producer<Event>> =
         (1..producers).map(|_| first.try_clone().unwrap()).collect();

@@ -1,1 +1,24 @@
+//! PyO3 bindings of `baconalgo-core`: type conversion, error mapping and GIL release only.
+//! Logic belongs in the core crate.
 
+use pyo3::prelude::*;
+
+mod bus;
+mod errors;
+mod event;
+mod feed;
+mod system;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    event::register(m)?;
+    system::register(m)?;
+    bus::register(m)?;
+    feed::register(m)?;
+    Ok(())
+}

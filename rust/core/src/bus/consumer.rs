@@ -104,19 +104,27 @@ pub(crate) fn run_processor<E: Copy + Default>(
 }
 
 /// A consumer without a thread: its owner calls [`Poller::poll`] (e.g. Python, in batches).
+///
+/// Safe to share: concurrent callers are serialised, so each event is handed out once.
 pub struct Poller<E> {
     barrier: Barrier<E>,
     sequence: Arc<Sequence>,
+    reading: std::sync::Mutex<()>,
 }
 
 impl<E: Copy + Default> Poller<E> {
     pub(crate) fn new(barrier: Barrier<E>, sequence: Arc<Sequence>) -> Self {
-        Poller { barrier, sequence }
+        Poller {
+            barrier,
+            sequence,
+            reading: std::sync::Mutex::new(()),
+        }
     }
 
     /// Copies up to `out.len()` available events into `out` and returns how many, without
     /// waiting. `Err(Drained)` once the bus is closed and everything was polled.
     pub fn poll(&self, out: &mut [E]) -> Result<usize, Drained> {
+        let _reading = self.reading.lock().unwrap_or_else(|e| e.into_inner());
         let next = self.sequence.get();
         let available = self.barrier.available(next);
         if available == next {
@@ -147,6 +155,31 @@ impl<E: Copy + Default> Poller<E> {
             let n = self.poll(out)?;
             if n > 0 || out.is_empty() || std::time::Instant::now() >= deadline {
                 return Ok(n);
+            }
+            let next = self.sequence.get();
+            self.barrier.shared.waiter.idle(&mut spins, &|| {
+                self.barrier.available(next) > next || self.barrier.shared.final_count().is_some()
+            });
+        }
+    }
+
+    /// Waits up to `timeout` until at least one event can be polled; returns how many can.
+    /// `Err(Drained)` once the bus is closed and everything was polled.
+    pub fn wait_pending(&self, timeout: std::time::Duration) -> Result<u64, Drained> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut spins = 0u32;
+        loop {
+            let pending = self.pending();
+            if pending > 0 {
+                return Ok(pending);
+            }
+            if let Some(total) = self.barrier.shared.final_count() {
+                if self.sequence.get() >= total {
+                    return Err(Drained);
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(0);
             }
             let next = self.sequence.get();
             self.barrier.shared.waiter.idle(&mut spins, &|| {

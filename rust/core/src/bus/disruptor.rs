@@ -166,7 +166,7 @@ impl<E: Copy + Default + Send + 'static> BusBuilder<E> {
                 name: spec.name,
                 after: spec.after,
                 sequence,
-                thread,
+                thread: std::sync::Mutex::new(thread),
                 poller,
                 panics,
             });
@@ -180,7 +180,7 @@ struct Consumer<E> {
     name: String,
     after: Vec<String>,
     sequence: Arc<Sequence>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     poller: Option<Poller<E>>,
     panics: Arc<AtomicU64>,
 }
@@ -268,8 +268,9 @@ impl<E: Copy + Default + Send + 'static> Bus<E> {
                         after: c.after.clone(),
                         sequence,
                         lag: published.saturating_sub(sequence),
-                        alive: match &c.thread {
+                        alive: match &*lock(&c.thread) {
                             Some(t) => !t.is_finished(),
+                            // Joined after shutdown, or a poller: alive while the bus is open.
                             None => !closed,
                         },
                         is_poller: c.poller.is_some(),
@@ -282,11 +283,19 @@ impl<E: Copy + Default + Send + 'static> Bus<E> {
 
     /// Closes the bus to producers, lets every thread consumer process everything that
     /// was published, and joins them. Pollers keep what is left until polled. Idempotent.
-    pub fn shutdown(&mut self) {
+    pub fn shutdown(&self) {
         self.shared.close();
-        for c in &mut self.consumers {
-            if let Some(t) = c.thread.take() {
-                // A handler that panicked has already stopped; its panic is not ours to rethrow.
+        self.join_threads();
+    }
+}
+
+impl<E> Bus<E> {
+    fn join_threads(&self) {
+        for c in &self.consumers {
+            let handle = lock(&c.thread).take();
+            if let Some(t) = handle {
+                // Handler panics are caught per event, so a join error is not expected;
+                // if one happens the thread is gone either way.
                 let _ = t.join();
             }
         }
@@ -296,10 +305,10 @@ impl<E: Copy + Default + Send + 'static> Bus<E> {
 impl<E> Drop for Bus<E> {
     fn drop(&mut self) {
         self.shared.close();
-        for c in &mut self.consumers {
-            if let Some(t) = c.thread.take() {
-                let _ = t.join();
-            }
-        }
+        self.join_threads();
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::shared::Shared;
 use super::sync::Ordering;
@@ -61,6 +62,38 @@ impl<E: Copy + Default> Producer<E> {
         self.shared.capacity()
     }
 
+    /// Publishes one event, waiting at most `timeout` for room: `Ok(false)` when it did
+    /// not fit in time (nothing published).
+    pub fn publish_timeout(&mut self, event: E, timeout: Duration) -> Result<bool, BusError> {
+        let deadline = Instant::now() + timeout;
+        match self.publish_until(1, Some(deadline), |_, slot| *slot = event) {
+            Ok(_) => Ok(true),
+            Err(BusError::Full) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Publishes from the front of `events`, in claims of up to the capacity, until all
+    /// are out or `timeout` has passed; returns how many were published (a prefix). Lets
+    /// a caller that must stay responsive (Python and Ctrl-C) wait in slices.
+    pub fn publish_batch_timeout(
+        &mut self,
+        events: &[E],
+        timeout: Duration,
+    ) -> Result<usize, BusError> {
+        let deadline = Instant::now() + timeout;
+        let mut done = 0;
+        for chunk in events.chunks(self.shared.capacity()) {
+            match self.publish_until(chunk.len(), Some(deadline), |i, slot| *slot = chunk[i]) {
+                Ok(_) => done += chunk.len(),
+                Err(BusError::Full) => break,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+
     /// Publishes one event, waiting while the ring is full.
     #[inline]
     pub fn publish(&mut self, event: E) -> Result<(), BusError> {
@@ -96,6 +129,17 @@ impl<E: Copy + Default> Producer<E> {
         &mut self,
         n: usize,
         wait: bool,
+        fill: impl FnMut(usize, &mut E),
+    ) -> Result<u64, BusError> {
+        // `None` with waiting means forever; a deadline already passed means no wait.
+        let deadline = if wait { None } else { Some(Instant::now()) };
+        self.publish_until(n, deadline, fill)
+    }
+
+    fn publish_until(
+        &mut self,
+        n: usize,
+        deadline: Option<Instant>,
         mut fill: impl FnMut(usize, &mut E),
     ) -> Result<u64, BusError> {
         if n == 0 {
@@ -108,7 +152,7 @@ impl<E: Copy + Default> Producer<E> {
             });
         }
         self.shared.enter()?;
-        let result = self.claim(n as u64, wait);
+        let result = self.claim(n as u64, deadline);
         let start = match result {
             Ok(start) => start,
             Err(e) => {
@@ -136,14 +180,15 @@ impl<E: Copy + Default> Producer<E> {
         Ok(start)
     }
 
-    fn claim(&mut self, n: u64, wait: bool) -> Result<u64, BusError> {
+    /// Claims `n` sequences, waiting for room until `deadline` (`None`: for ever).
+    fn claim(&mut self, n: u64, deadline: Option<Instant>) -> Result<u64, BusError> {
         let mut spins = 0u32;
         let mut counted_wait = false;
         loop {
             if let Some(start) = self.try_claim(n) {
                 return Ok(start);
             }
-            if !wait {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(BusError::Full);
             }
             if self.shared.is_closed() {

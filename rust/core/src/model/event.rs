@@ -167,6 +167,34 @@ impl Event {
     pub fn event_kind(&self) -> Option<EventKind> {
         EventKind::from_u8(self.kind)
     }
+
+    /// Checks the enumerated bytes, so nothing unknown travels the bus.
+    pub fn validate(&self) -> Result<(), InvalidEvent> {
+        if EventKind::from_u8(self.kind).is_none() {
+            return Err(InvalidEvent::Kind(self.kind));
+        }
+        if self.side > Side::Sell as u8 {
+            return Err(InvalidEvent::Side(self.side));
+        }
+        Ok(())
+    }
+}
+
+/// Why an event was refused at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEvent {
+    #[error("kind {0} is not a known event kind")]
+    Kind(u8),
+    #[error("side {0} is not 0 (none), 1 (buy/bid) or 2 (sell/ask)")]
+    Side(u8),
+}
+
+/// The first invalid event of a batch, with its index.
+pub fn validate_batch(events: &[Event]) -> Result<(), (usize, InvalidEvent)> {
+    for (i, e) in events.iter().enumerate() {
+        e.validate().map_err(|err| (i, err))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

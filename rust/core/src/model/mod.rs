@@ -6,5 +6,7 @@ pub mod event;
 pub mod fixed;
 pub mod time;
 
-pub use event::{flags, Event, EventKind, Side, EVENT_FIELDS, EVENT_SIZE};
+pub use event::{
+    flags, validate_batch, Event, EventKind, InvalidEvent, Side, EVENT_FIELDS, EVENT_SIZE,
+};
 pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};

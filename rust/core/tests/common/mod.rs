@@ -1,4 +1,4 @@
-//! Shared helpers for the tests that replay recorded Binance data (`tests/data/`).
+//! Shared helpers for the tests that replay recorded Binance data (`data/binance/` at the repository root).
 
 #![allow(dead_code)] // each test crate uses its own subset
 
@@ -60,9 +60,16 @@ impl Market {
 
     /// Every line of the recording as (local receive time ns, JSON).
     pub fn lines(&self) -> Vec<(u64, String)> {
-        let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", self.file]
-            .iter()
-            .collect();
+        let path: PathBuf = [
+            env!("CARGO_MANIFEST_DIR"),
+            "..",
+            "..",
+            "data",
+            "binance",
+            self.file,
+        ]
+        .iter()
+        .collect();
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         BufReader::new(flate2::read::GzDecoder::new(file))
             .lines()

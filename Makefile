@@ -1,0 +1,53 @@
+# The two commands a fresh machine needs: `make run` and `make test`.
+# Everything Python lives in .venv; the extension is built once per change by maturin.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python clean
+
+run: build
+	$(PY) -m baconalgo run
+
+test: build rust-test loom lint pytest
+
+$(VENV)/.setup: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.7,<2"
+	touch $@
+
+setup: $(VENV)/.setup
+
+# `maturin develop` installs the package's dependencies (and the test extras) too.
+build: setup
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH \
+		maturin develop --release --extras test --quiet
+
+rust-test:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test -p baconalgo-core
+
+# Model-checks the bus's sequence logic; its own target dir since --cfg loom rebuilds all.
+loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+		cargo test -p baconalgo-core --release --lib bus::loom_tests
+
+lint: build
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/mypy
+
+pytest: build
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench:
+	cargo bench -p baconalgo-core
+
+bench-python: build
+	$(PY) -m pip install --quiet nautilus_trader
+	$(PY) benches/bus_python.py
+
+clean:
+	rm -rf target $(VENV)

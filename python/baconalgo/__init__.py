@@ -1,0 +1,33 @@
+"""BaconAlgo: a trading platform whose hot path is Rust and whose face is Python.
+
+The public API, re-exported from the domain modules.
+"""
+
+from __future__ import annotations
+
+from baconalgo._core import __version__, cpu_features, now_ns
+from baconalgo.bus import EVENT_DTYPE, HANDLERS, Bus, EventKind, Side, events
+from baconalgo.config import Config, load_config
+from baconalgo.errors import BaconAlgoError, BusClosed, BusError, BusFull, ConfigError, FeedError
+from baconalgo.feed import BinanceDecoder
+
+__all__ = [
+    "EVENT_DTYPE",
+    "HANDLERS",
+    "BaconAlgoError",
+    "BinanceDecoder",
+    "Bus",
+    "BusClosed",
+    "BusError",
+    "BusFull",
+    "Config",
+    "ConfigError",
+    "EventKind",
+    "FeedError",
+    "Side",
+    "__version__",
+    "cpu_features",
+    "events",
+    "load_config",
+    "now_ns",
+]

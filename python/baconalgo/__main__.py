@@ -1,0 +1,5 @@
+import sys
+
+from baconalgo.cli import main
+
+sys.exit(main())

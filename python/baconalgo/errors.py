@@ -1,0 +1,16 @@
+"""Every exception BaconAlgo raises on purpose, in one place.
+
+The Rust core's error enums map onto these classes in the bindings; configuration errors
+are raised from Python and name the offending key.
+"""
+
+from __future__ import annotations
+
+from baconalgo._core import BaconAlgoError, BusClosed, BusError, BusFull, FeedError
+
+
+class ConfigError(BaconAlgoError, ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+__all__ = ["BaconAlgoError", "BusClosed", "BusError", "BusFull", "ConfigError", "FeedError"]
