@@ -4,3 +4,4 @@
 pub mod bus;
 pub mod cpu;
 pub mod model;
+pub mod ta;
