@@ -9,8 +9,6 @@
 //! it decides when the next rescan happens, which is visible when NaNs are in the input (a
 //! rescan that starts on a NaN yields NaN for one step; comparisons never pick a NaN).
 
-use std::collections::VecDeque;
-
 #[derive(Debug, Clone)]
 pub(crate) struct Extreme {
     /// true: track the maximum; false: the minimum.
@@ -19,7 +17,7 @@ pub(crate) struct Extreme {
     /// comparison (earliest wins), AROON's use `>=`/`<=` (latest wins).
     rescan_latest: bool,
     /// Non-NaN values of the window as a monotonic deque of (index, value).
-    deque: VecDeque<(usize, f64)>,
+    deque: Deque,
     /// TA-Lib's candidate; `None` is TA-Lib's initial index of -1.
     idx: Option<usize>,
     val: f64,
@@ -30,7 +28,7 @@ impl Extreme {
         Extreme {
             is_max,
             rescan_latest,
-            deque: VecDeque::with_capacity(window + 1),
+            deque: Deque::new(window + 1),
             idx: None,
             val: 0.0,
         }
@@ -107,5 +105,137 @@ impl Extreme {
             }
         }
         (self.idx.unwrap_or(today), self.val)
+    }
+}
+
+/// A fixed-capacity double-ended queue on a power-of-two ring: the monotonic deque never
+/// holds more than the window, so it never grows, and indexing is a mask, not a branch.
+#[derive(Debug, Clone)]
+struct Deque {
+    buf: Vec<(usize, f64)>,
+    mask: usize,
+    head: usize,
+    len: usize,
+}
+
+impl Deque {
+    fn new(cap: usize) -> Deque {
+        let size = cap.next_power_of_two();
+        Deque {
+            buf: vec![(0, 0.0); size],
+            mask: size - 1,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn front(&self) -> Option<&(usize, f64)> {
+        (self.len > 0).then(|| &self.buf[self.head])
+    }
+
+    #[inline(always)]
+    fn back(&self) -> Option<&(usize, f64)> {
+        (self.len > 0).then(|| &self.buf[(self.head + self.len - 1) & self.mask])
+    }
+
+    #[inline(always)]
+    fn pop_front(&mut self) {
+        self.head = (self.head + 1) & self.mask;
+        self.len -= 1;
+    }
+
+    #[inline(always)]
+    fn pop_back(&mut self) {
+        self.len -= 1;
+    }
+
+    #[inline(always)]
+    fn push_back(&mut self, v: (usize, f64)) {
+        // Cannot overflow: expired entries are popped before the window moves past them,
+        // so at most `window` entries are live (checked by the property tests).
+        let slot = (self.head + self.len) & self.mask;
+        self.buf[slot] = v;
+        self.len += 1;
+    }
+}
+
+/// TA-Lib 0.8's van Herk / Gil-Werman block scan (its batch WILLR): the highest `hi` and
+/// lowest `lo` of every window of `p` values, passed to `emit(index, highest, lowest)`
+/// for `index` in `p - 1..len`. O(1) per value whatever `p`. On NaN-free input the extremes
+/// equal the bar-at-a-time tracker's, so batch kernels may use this for speed; with NaNs
+/// it reproduces TA-Lib's batch WILLR exactly (comparisons skip NaNs except where a block
+/// scan starts on one).
+pub(crate) fn block_extremes(
+    len: usize,
+    p: usize,
+    hi: impl Fn(usize) -> f64,
+    lo: impl Fn(usize) -> f64,
+    mut emit: impl FnMut(usize, f64, f64),
+) {
+    if p == 0 || len < p {
+        return;
+    }
+    let end = len - 1;
+    let (mut suf_h, mut suf_l) = (vec![0.0; p], vec![0.0; p]);
+    let (mut pre_h, mut pre_l) = (vec![0.0; p], vec![0.0; p]);
+    let mut block_start = 0;
+    let mut today = p - 1;
+    while today <= end {
+        // Suffix extrema of the block [block_start, block_start + p - 1], newest first.
+        let mut i = block_start + p - 1;
+        let (mut highest, mut lowest) = (hi(i), lo(i));
+        suf_h[p - 1] = highest;
+        suf_l[p - 1] = lowest;
+        while i > block_start {
+            i -= 1;
+            let tmp = hi(i);
+            if tmp > highest {
+                highest = tmp;
+            }
+            let tmp = lo(i);
+            if tmp < lowest {
+                lowest = tmp;
+            }
+            suf_h[i - block_start] = highest;
+            suf_l[i - block_start] = lowest;
+        }
+        emit(today, suf_h[0], suf_l[0]);
+        today += 1;
+        if today > end {
+            break;
+        }
+        // Prefix extrema of the next block, combined with the suffixes above; the older
+        // (suffix) half wins ties.
+        let next = block_start + p;
+        let avail = (end - next + 1).min(p - 1);
+        let (mut highest, mut lowest) = (hi(next), lo(next));
+        pre_h[0] = highest;
+        pre_l[0] = lowest;
+        for k in 1..avail {
+            let tmp = hi(next + k);
+            if tmp > highest {
+                highest = tmp;
+            }
+            let tmp = lo(next + k);
+            if tmp < lowest {
+                lowest = tmp;
+            }
+            pre_h[k] = highest;
+            pre_l[k] = lowest;
+        }
+        for m in 1..=avail {
+            let mut highest = suf_h[m];
+            if pre_h[m - 1] > highest {
+                highest = pre_h[m - 1];
+            }
+            let mut lowest = suf_l[m];
+            if pre_l[m - 1] < lowest {
+                lowest = pre_l[m - 1];
+            }
+            emit(today + m - 1, highest, lowest);
+        }
+        today += avail;
+        block_start = next;
     }
 }

@@ -2,9 +2,10 @@
 //! WILLR, ROC, MOM, AROON. Batch kernels drive the streaming state of
 //! [`super::stream`], so batch and streaming agree bit for bit by construction.
 
+use super::extreme::block_extremes;
 use super::stream::{
-    willr_value, Adx, Aroon, Cci, Indicator, Macd, Mfi, MinusDi, Mom, PlusDi, Roc, Rsi, Stoch,
-    StochRsi,
+    fast_k, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi, MinusDi, Mom, PlusDi, Roc,
+    Rsi, Stoch, StochRsi,
 };
 use super::volatility::alloc_hlc;
 use super::{
@@ -142,68 +143,13 @@ pub fn willr_into<T: Real>(
     out[..b + period - 1].fill(f64::NAN);
     let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
     let out = &mut out[b..];
-    let p = period;
-    let end = h.len() - 1;
-    let (mut suf_h, mut suf_l) = (vec![0.0; p], vec![0.0; p]);
-    let (mut pre_h, mut pre_l) = (vec![0.0; p], vec![0.0; p]);
-    let mut block_start = 0;
-    let mut today = p - 1;
-    while today <= end {
-        // Suffix extrema of the block [block_start, block_start + p - 1], newest first.
-        let mut i = block_start + p - 1;
-        let (mut highest, mut lowest) = (h[i].to_f64(), l[i].to_f64());
-        suf_h[p - 1] = highest;
-        suf_l[p - 1] = lowest;
-        while i > block_start {
-            i -= 1;
-            let tmp = h[i].to_f64();
-            if tmp > highest {
-                highest = tmp;
-            }
-            let tmp = l[i].to_f64();
-            if tmp < lowest {
-                lowest = tmp;
-            }
-            suf_h[i - block_start] = highest;
-            suf_l[i - block_start] = lowest;
-        }
-        out[today] = willr_value(c[today].to_f64(), suf_h[0], suf_l[0]);
-        today += 1;
-        if today > end {
-            break;
-        }
-        // Prefix extrema of the next block, combined with the suffixes above.
-        let next = block_start + p;
-        let avail = (end - next + 1).min(p - 1);
-        let (mut highest, mut lowest) = (h[next].to_f64(), l[next].to_f64());
-        pre_h[0] = highest;
-        pre_l[0] = lowest;
-        for k in 1..avail {
-            let tmp = h[next + k].to_f64();
-            if tmp > highest {
-                highest = tmp;
-            }
-            let tmp = l[next + k].to_f64();
-            if tmp < lowest {
-                lowest = tmp;
-            }
-            pre_h[k] = highest;
-            pre_l[k] = lowest;
-        }
-        for m in 1..=avail {
-            let mut highest = suf_h[m];
-            if pre_h[m - 1] > highest {
-                highest = pre_h[m - 1];
-            }
-            let mut lowest = suf_l[m];
-            if pre_l[m - 1] < lowest {
-                lowest = pre_l[m - 1];
-            }
-            out[today + m - 1] = willr_value(c[today + m - 1].to_f64(), highest, lowest);
-        }
-        today += avail;
-        block_start = next;
-    }
+    block_extremes(
+        h.len(),
+        period,
+        |i| h[i].to_f64(),
+        |i| l[i].to_f64(),
+        |i, hh, ll| out[i] = willr_value(c[i].to_f64(), hh, ll),
+    );
     Ok(())
 }
 
@@ -274,13 +220,19 @@ pub fn macd_into<T: Real>(
     check_len("macd", out_macd.len(), n)?;
     check_len("macdsignal", out_signal.len(), n)?;
     check_len("macdhist", out_hist.len(), n)?;
-    let mut state = Macd::new(fast, slow, signal)?;
-    for (i, x) in real.iter().enumerate() {
-        let v = state.update(x.to_f64());
-        out_macd[i] = v.macd;
-        out_signal[i] = v.signal;
-        out_hist[i] = v.hist;
-    }
+    let state = Macd::new(fast, slow, signal)?;
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = state.update(x.to_f64());
+                out_macd[i] = v.macd;
+                out_signal[i] = v.signal;
+                out_hist[i] = v.hist;
+            }
+        },
+    );
     Ok(())
 }
 
@@ -322,6 +274,35 @@ pub fn stoch_into<T: Real>(
         ("slowd", out_slowd.len()),
     ])?;
     let state = Stoch::new(fastk, slowk, slowk_ma, slowd, slowd_ma)?;
+    let has_nan = |s: &[T]| s.iter().any(|v| v.to_f64().is_nan());
+    if !(has_nan(high) || has_nan(low) || has_nan(close)) {
+        // NaN-free input: the block scan finds the same extremes as the streaming tracker
+        // (which TA-Lib's own batch STOCH uses), at O(1) per bar.
+        out_slowk.fill(f64::NAN);
+        out_slowd.fill(f64::NAN);
+        let mut k_ma = MaCore::new(slowk_ma, slowk);
+        let mut d_ma = MaCore::new(slowd_ma, slowd);
+        super::fast_path(
+            #[inline(always)]
+            || {
+                block_extremes(
+                    n,
+                    fastk,
+                    |i| high[i].to_f64(),
+                    |i| low[i].to_f64(),
+                    |i, hh, ll| {
+                        if let Some(k) = k_ma.update(fast_k(close[i].to_f64(), hh, ll)) {
+                            if let Some(d) = d_ma.update(k) {
+                                out_slowk[i] = k;
+                                out_slowd[i] = d;
+                            }
+                        }
+                    },
+                )
+            },
+        );
+        return Ok(());
+    }
     let cols = Cols {
         high,
         low,
@@ -375,12 +356,18 @@ pub fn stochrsi_into<T: Real>(
     let n = real.len();
     check_len("fastk", out_fastk.len(), n)?;
     check_len("fastd", out_fastd.len(), n)?;
-    let mut state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
-    for (i, x) in real.iter().enumerate() {
-        let v = state.update(x.to_f64());
-        out_fastk[i] = v.fastk;
-        out_fastd[i] = v.fastd;
-    }
+    let state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = state.update(x.to_f64());
+                out_fastk[i] = v.fastk;
+                out_fastd[i] = v.fastd;
+            }
+        },
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! TA-Lib's.
 
 use super::stream::{Bbands, Dema, Ema, Kama, Tema, Wma};
+use super::volatility::running_variance;
 use super::{check_len, check_period, first_valid_row, run_real, MaType, Real, TaError};
 
 /// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
@@ -106,13 +107,46 @@ pub fn bbands_into<T: Real>(
     check_len("upper", out.upper.len(), n)?;
     check_len("middle", out.middle.len(), n)?;
     check_len("lower", out.lower.len(), n)?;
-    let mut state = Bbands::new(period, nbdevup, nbdevdn, matype)?;
-    for (i, x) in real.iter().enumerate() {
-        let v = super::stream::Indicator::update(&mut state, x.to_f64());
-        out.upper[i] = v.upper;
-        out.middle[i] = v.middle;
-        out.lower[i] = v.lower;
+    let state = Bbands::new(period, nbdevup, nbdevdn, matype)?;
+    if matype == MaType::Sma {
+        // TA-Lib's fused SMA path, on the slice: SMA running total and running variance
+        // in one pass, the same operations as the streaming form.
+        out.upper.fill(f64::NAN);
+        out.middle.fill(f64::NAN);
+        out.lower.fill(f64::NAN);
+        let b = first_valid_row(&[real], n).min(n);
+        let x = &real[b..];
+        if x.len() < period {
+            return Ok(());
+        }
+        let p = period as f64;
+        let mut total = 0.0;
+        for v in &x[..period - 1] {
+            total += v.to_f64();
+        }
+        running_variance(x, period, |i, var| {
+            total += x[i].to_f64();
+            let middle = total / p;
+            total -= x[i + 1 - period].to_f64();
+            let bands = Bbands::bands(middle, var.sqrt(), nbdevup, nbdevdn);
+            out.upper[b + i] = bands.upper;
+            out.middle[b + i] = bands.middle;
+            out.lower[b + i] = bands.lower;
+        });
+        return Ok(());
     }
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = super::stream::Indicator::update(&mut state, x.to_f64());
+                out.upper[i] = v.upper;
+                out.middle[i] = v.middle;
+                out.lower[i] = v.lower;
+            }
+        },
+    );
     Ok(())
 }
 

@@ -563,13 +563,12 @@ impl RsiCore {
             return Some(self.value());
         }
         let m = (self.period - 1) as f64;
-        self.loss *= m;
-        self.gain *= m;
-        if diff < 0.0 {
-            self.loss -= diff;
-        } else {
-            self.gain += diff;
-        }
+        // Branch-free form of TA-Lib's `if diff < 0 { loss -= diff } else { gain += diff }`
+        // (adding or subtracting 0.0 leaves a non-negative average's bits unchanged, and a
+        // NaN change still goes to the gain): the sign of a price change is a coin flip.
+        let down = diff < 0.0;
+        self.loss = self.loss * m - if down { diff } else { 0.0 };
+        self.gain = self.gain * m + if down { 0.0 } else { diff };
         self.loss *= self.inv;
         self.gain *= self.inv;
         Some(self.value())

@@ -1,8 +1,8 @@
 //! Volatility and dispersion: TRANGE, ATR, NATR (TA-Lib's volatility group) and STDDEV
 //! (TA-Lib's statistic group, here because it measures dispersion).
 
-use super::stream::{Atr, Natr, Stddev, Trange};
-use super::{common_len, run_bars, run_real, Cols, Real, TaError};
+use super::stream::{stddev_value, Atr, Natr, Trange};
+use super::{check_len, check_period, common_len, first_valid_row, run_bars, Cols, Real, TaError};
 
 fn hlc_into<T: Real, S>(
     state: S,
@@ -115,7 +115,74 @@ pub fn stddev_into<T: Real>(
     nbdev: f64,
     out: &mut [f64],
 ) -> Result<(), TaError> {
-    run_real(Stddev::new(period, nbdev)?, real, out)
+    check_period("timeperiod", period, 2)?;
+    check_len("out", out.len(), real.len())?;
+    out.fill(f64::NAN);
+    let b = first_valid_row(&[real], real.len());
+    let x = &real[b.min(real.len())..];
+    let out = &mut out[b.min(real.len())..];
+    running_variance(x, period, |i, var| out[i] = stddev_value(var, nbdev));
+    Ok(())
+}
+
+/// The slice form of [`super::stream::Stddev`]'s variance (TA-Lib 0.8's `VAR`): the same
+/// operations in the same order, without the ring buffer the streaming form needs.
+/// Calls `emit(i, variance)` for `i` in `period - 1..x.len()`.
+#[inline]
+pub(crate) fn running_variance<T: Real>(x: &[T], period: usize, mut emit: impl FnMut(usize, f64)) {
+    let n = x.len();
+    if period == 0 || n < period {
+        return;
+    }
+    let p = period;
+    let inv = 1.0 / p as f64;
+    let v = |i: usize| x[i].to_f64();
+    let mut shift = v(0);
+    let (mut t1, mut t2) = (0.0, 0.0);
+    for j in 0..p - 1 {
+        let d = v(j) - shift;
+        t1 += d;
+        t2 += d * d;
+    }
+    let mut bars = 32 * p;
+    for i in p - 1..n {
+        let d = v(i) - shift;
+        t1 += d;
+        t2 += d * d;
+        let mean = t1 * inv;
+        let mut var = t2 * inv - mean * mean;
+        let start = i + 1 - p;
+        let d = v(start) - shift;
+        t1 -= d;
+        let departing = d * d;
+        t2 -= departing;
+        bars -= 1;
+        if var < 0.000001 * (t2 * inv) || departing > 1000000.0 * t2 || bars == 0 {
+            // Re-anchor on the window mean and rebuild the sums (see `VarCore`).
+            bars = 32 * p;
+            let mut sum = 0.0;
+            for j in start..=i {
+                sum += v(j);
+            }
+            shift = sum * inv;
+            t1 = 0.0;
+            t2 = 0.0;
+            for j in start..=i {
+                let d = v(j) - shift;
+                t1 += d;
+                t2 += d * d;
+            }
+            let mean = t1 * inv;
+            var = t2 * inv - mean * mean;
+            if var < 0.000000000001 * (t2 * inv) {
+                var = 0.0;
+            }
+            let d = v(start) - shift;
+            t1 -= d;
+            t2 -= d * d;
+        }
+        emit(i, var);
+    }
 }
 
 /// Allocating form of [`stddev_into`].
