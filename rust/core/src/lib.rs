@@ -6,3 +6,4 @@ pub mod bus;
 pub mod cpu;
 pub mod feed;
 pub mod model;
+pub mod ta;

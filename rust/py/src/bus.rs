@@ -447,14 +447,12 @@ fn events_array<'py>(
             untyped.shape()
         )));
     }
-    obj.cast::<PyArray1<PyEvent>>()
-        .map(|a| a.clone())
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what} must have dtype EVENT_DTYPE, got {}",
-                untyped.dtype()
-            ))
-        })
+    obj.cast::<PyArray1<PyEvent>>().cloned().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must have dtype EVENT_DTYPE, got {}",
+            untyped.dtype()
+        ))
+    })
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

@@ -1,0 +1,427 @@
+//! Momentum indicators: RSI, MACD, STOCH, STOCHRSI, ADX, PLUS_DI, MINUS_DI, CCI, MFI,
+//! WILLR, ROC, MOM, AROON. Batch kernels drive the streaming state of
+//! [`super::stream`], so batch and streaming agree bit for bit by construction.
+
+use super::extreme::block_extremes;
+use super::stream::{
+    fast_k, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi, MinusDi, Mom, PlusDi, Roc,
+    Rsi, Stoch, StochRsi,
+};
+use super::volatility::alloc_hlc;
+use super::{
+    check_len, check_period, common_len, first_valid_row, run_bars, run_real, Bar, Cols, MaType,
+    Real, TaError,
+};
+
+macro_rules! real_batch {
+    ($(#[$m:meta])* $into:ident, $alloc:ident, $stream:ident) => {
+        $(#[$m])*
+        pub fn $into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+            run_real($stream::new(period)?, real, out)
+        }
+
+        #[doc = concat!("Allocating form of [`", stringify!($into), "`].")]
+        pub fn $alloc<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+            let mut out = vec![0.0; real.len()];
+            $into(real, period, &mut out)?;
+            Ok(out)
+        }
+    };
+}
+
+real_batch!(
+    /// TA-Lib `RSI` (Wilder smoothing, unstable period 0). Default 14, lookback `period`,
+    /// `period` in 2..=100000.
+    rsi_into, rsi, Rsi
+);
+real_batch!(
+    /// TA-Lib `MOM`: `x - x[period ago]`. Default 10, lookback `period`.
+    mom_into, mom, Mom
+);
+real_batch!(
+    /// TA-Lib `ROC`: `(x / x[period ago] - 1) * 100`, 0 when the old value is 0. Default 10,
+    /// lookback `period`.
+    roc_into, roc, Roc
+);
+
+fn hlc_batch<T: Real, S>(
+    state: S,
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    out: &mut [f64],
+) -> Result<(), TaError>
+where
+    S: Indicator<Input = Bar, Output = f64>,
+{
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let cols = Cols {
+        high,
+        low,
+        close,
+        volume: &[],
+    };
+    run_bars(state, cols, n, |i, v| out[i] = v);
+    Ok(())
+}
+
+macro_rules! hlc_batch {
+    ($(#[$m:meta])* $into:ident, $alloc:ident, $stream:ident) => {
+        $(#[$m])*
+        pub fn $into<T: Real>(
+            high: &[T],
+            low: &[T],
+            close: &[T],
+            period: usize,
+            out: &mut [f64],
+        ) -> Result<(), TaError> {
+            hlc_batch($stream::new(period)?, high, low, close, out)
+        }
+
+        #[doc = concat!("Allocating form of [`", stringify!($into), "`].")]
+        pub fn $alloc<T: Real>(
+            high: &[T],
+            low: &[T],
+            close: &[T],
+            period: usize,
+        ) -> Result<Vec<f64>, TaError> {
+            alloc_hlc(high, low, close, |o| $into(high, low, close, period, o))
+        }
+    };
+}
+
+hlc_batch!(
+    /// TA-Lib `ADX`. Default 14, lookback `2 * period - 1`, `period` in 2..=100000.
+    adx_into, adx, Adx
+);
+hlc_batch!(
+    /// TA-Lib `PLUS_DI`. Default 14, lookback `period` (1 for period 1, which TA-Lib computes
+    /// as the bar's +DM / TR without smoothing or the x100).
+    plus_di_into, plus_di, PlusDi
+);
+hlc_batch!(
+    /// TA-Lib `MINUS_DI`. Default 14, lookback `period` (period 1 as for PLUS_DI).
+    minus_di_into, minus_di, MinusDi
+);
+hlc_batch!(
+    /// TA-Lib `CCI` (typical price, mean absolute deviation, 0.015 constant). Default 14,
+    /// lookback `period - 1`, `period` in 2..=100000. O(period) per element, as in TA-Lib:
+    /// the mean deviation has no running form.
+    cci_into, cci, Cci
+);
+/// TA-Lib `WILLR` (Williams %R, clamped to -100..0; 0 on a range flat relative to its
+/// price level). Default 14, lookback `period - 1`, `period` in 2..=100000.
+///
+/// The batch kernel is TA-Lib 0.8's van Herk / Gil-Werman block scan: O(1) per bar
+/// whatever the period, and it reproduces TA-Lib's batch results on NaN-containing input,
+/// which differ from TA-Lib's own (and [`super::stream::Willr`]'s) bar-at-a-time form. On NaN-free input
+/// both forms agree bit for bit.
+pub fn willr_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    check_period("timeperiod", period, 2)?;
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let b = first_valid_row(&[high, low, close], n);
+    if n == 0 || n - b < period {
+        out.fill(f64::NAN);
+        return Ok(());
+    }
+    out[..b + period - 1].fill(f64::NAN);
+    let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
+    let out = &mut out[b..];
+    block_extremes(
+        h.len(),
+        period,
+        |i| h[i].to_f64(),
+        |i| l[i].to_f64(),
+        |i, hh, ll| out[i] = willr_value(c[i].to_f64(), hh, ll),
+    );
+    Ok(())
+}
+
+/// Allocating form of [`willr_into`].
+pub fn willr<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| {
+        willr_into(high, low, close, period, o)
+    })
+}
+
+/// TA-Lib `MFI`. Default 14, lookback `period`, `period` in 2..=100000. TA-Lib returns 0
+/// when the total money flow of the window is below 1.
+pub fn mfi_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    volume: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("volume", volume.len()),
+        ("out", out.len()),
+    ])?;
+    let cols = Cols {
+        high,
+        low,
+        close,
+        volume,
+    };
+    run_bars(Mfi::new(period)?, cols, n, |i, v| out[i] = v);
+    Ok(())
+}
+
+/// Allocating form of [`mfi_into`].
+pub fn mfi<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    volume: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; high.len()];
+    mfi_into(high, low, close, volume, period, &mut out)?;
+    Ok(out)
+}
+
+/// TA-Lib `MACD` with fast/slow EMA alignment as in TA-Lib (both start at bar `slow - 1`).
+/// Defaults 12, 26, 9; lookback `slow - 1 + signal - 1`. Writes (macd, signal, hist).
+pub fn macd_into<T: Real>(
+    real: &[T],
+    fast: usize,
+    slow: usize,
+    signal: usize,
+    out_macd: &mut [f64],
+    out_signal: &mut [f64],
+    out_hist: &mut [f64],
+) -> Result<(), TaError> {
+    let n = real.len();
+    check_len("macd", out_macd.len(), n)?;
+    check_len("macdsignal", out_signal.len(), n)?;
+    check_len("macdhist", out_hist.len(), n)?;
+    let state = Macd::new(fast, slow, signal)?;
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = state.update(x.to_f64());
+                out_macd[i] = v.macd;
+                out_signal[i] = v.signal;
+                out_hist[i] = v.hist;
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Allocating form of [`macd_into`]: (macd, macdsignal, macdhist) like `talib.MACD`.
+#[allow(clippy::type_complexity)]
+pub fn macd<T: Real>(
+    real: &[T],
+    fast: usize,
+    slow: usize,
+    signal: usize,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), TaError> {
+    let n = real.len();
+    let (mut a, mut b, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    macd_into(real, fast, slow, signal, &mut a, &mut b, &mut c)?;
+    Ok((a, b, c))
+}
+
+/// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
+/// slow %D = MA(`slowd`, `slowd_ma`) of slow %K. Defaults 5, 3 SMA, 3 SMA; lookback
+/// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd).
+#[allow(clippy::too_many_arguments)]
+pub fn stoch_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    fastk: usize,
+    slowk: usize,
+    slowk_ma: MaType,
+    slowd: usize,
+    slowd_ma: MaType,
+    out_slowk: &mut [f64],
+    out_slowd: &mut [f64],
+) -> Result<(), TaError> {
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("slowk", out_slowk.len()),
+        ("slowd", out_slowd.len()),
+    ])?;
+    let state = Stoch::new(fastk, slowk, slowk_ma, slowd, slowd_ma)?;
+    let has_nan = |s: &[T]| s.iter().any(|v| v.to_f64().is_nan());
+    if !(has_nan(high) || has_nan(low) || has_nan(close)) {
+        // NaN-free input: the block scan finds the same extremes as the streaming tracker
+        // (which TA-Lib's own batch STOCH uses), at O(1) per bar.
+        out_slowk.fill(f64::NAN);
+        out_slowd.fill(f64::NAN);
+        let mut k_ma = MaCore::new(slowk_ma, slowk);
+        let mut d_ma = MaCore::new(slowd_ma, slowd);
+        super::fast_path(
+            #[inline(always)]
+            || {
+                block_extremes(
+                    n,
+                    fastk,
+                    |i| high[i].to_f64(),
+                    |i| low[i].to_f64(),
+                    |i, hh, ll| {
+                        if let Some(k) = k_ma.update(fast_k(close[i].to_f64(), hh, ll)) {
+                            if let Some(d) = d_ma.update(k) {
+                                out_slowk[i] = k;
+                                out_slowd[i] = d;
+                            }
+                        }
+                    },
+                )
+            },
+        );
+        return Ok(());
+    }
+    let cols = Cols {
+        high,
+        low,
+        close,
+        volume: &[],
+    };
+    run_bars(state, cols, n, |i, v| {
+        out_slowk[i] = v.slowk;
+        out_slowd[i] = v.slowd;
+    });
+    Ok(())
+}
+
+/// Allocating form of [`stoch_into`]: (slowk, slowd) like `talib.STOCH`.
+#[allow(clippy::too_many_arguments)]
+pub fn stoch<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    fastk: usize,
+    slowk: usize,
+    slowk_ma: MaType,
+    slowd: usize,
+    slowd_ma: MaType,
+) -> Result<(Vec<f64>, Vec<f64>), TaError> {
+    common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+    ])?;
+    let n = high.len();
+    let (mut k, mut d) = (vec![0.0; n], vec![0.0; n]);
+    stoch_into(
+        high, low, close, fastk, slowk, slowk_ma, slowd, slowd_ma, &mut k, &mut d,
+    )?;
+    Ok((k, d))
+}
+
+/// TA-Lib `STOCHRSI`: STOCHF(`fastk`, `fastd`, `fastd_ma`) applied to RSI(`period`).
+/// Defaults 14, 5, 3, SMA; lookback `period + fastk - 1 + MA lookback`. Writes
+/// (fastk, fastd).
+pub fn stochrsi_into<T: Real>(
+    real: &[T],
+    period: usize,
+    fastk: usize,
+    fastd: usize,
+    fastd_ma: MaType,
+    out_fastk: &mut [f64],
+    out_fastd: &mut [f64],
+) -> Result<(), TaError> {
+    let n = real.len();
+    check_len("fastk", out_fastk.len(), n)?;
+    check_len("fastd", out_fastd.len(), n)?;
+    let state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = state.update(x.to_f64());
+                out_fastk[i] = v.fastk;
+                out_fastd[i] = v.fastd;
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Allocating form of [`stochrsi_into`]: (fastk, fastd) like `talib.STOCHRSI`.
+pub fn stochrsi<T: Real>(
+    real: &[T],
+    period: usize,
+    fastk: usize,
+    fastd: usize,
+    fastd_ma: MaType,
+) -> Result<(Vec<f64>, Vec<f64>), TaError> {
+    let n = real.len();
+    let (mut k, mut d) = (vec![0.0; n], vec![0.0; n]);
+    stochrsi_into(real, period, fastk, fastd, fastd_ma, &mut k, &mut d)?;
+    Ok((k, d))
+}
+
+/// TA-Lib `AROON` over `period + 1` bars, ties to the latest bar. Default 14, lookback
+/// `period`, `period` in 2..=100000. Writes (aroondown, aroonup), `talib`'s order.
+pub fn aroon_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    period: usize,
+    out_down: &mut [f64],
+    out_up: &mut [f64],
+) -> Result<(), TaError> {
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("aroondown", out_down.len()),
+        ("aroonup", out_up.len()),
+    ])?;
+    let cols = Cols {
+        high,
+        low,
+        close: &[],
+        volume: &[],
+    };
+    run_bars(Aroon::new(period)?, cols, n, |i, v| {
+        out_down[i] = v.down;
+        out_up[i] = v.up;
+    });
+    Ok(())
+}
+
+/// Allocating form of [`aroon_into`]: (aroondown, aroonup).
+pub fn aroon<T: Real>(
+    high: &[T],
+    low: &[T],
+    period: usize,
+) -> Result<(Vec<f64>, Vec<f64>), TaError> {
+    common_len(&[("high", high.len()), ("low", low.len())])?;
+    let n = high.len();
+    let (mut d, mut u) = (vec![0.0; n], vec![0.0; n]);
+    aroon_into(high, low, period, &mut d, &mut u)?;
+    Ok((d, u))
+}

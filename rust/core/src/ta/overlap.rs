@@ -1,0 +1,177 @@
+//! Overlap studies (moving averages and bands): SMA, EMA, WMA, DEMA, TEMA, KAMA, BBANDS.
+//!
+//! SMA is a hand-written loop over the slice (the hottest kernel, and it needs no ring
+//! buffer when the whole input is at hand); the others drive the streaming state in
+//! [`super::stream`]. Either way the floating-point operations, and their order, are
+//! TA-Lib's.
+
+use super::stream::{Bbands, Dema, Ema, Kama, Tema, Wma};
+use super::volatility::running_variance;
+use super::{check_len, check_period, first_valid_row, run_real, MaType, Real, TaError};
+
+/// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
+pub fn sma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    let n = real.len();
+    let b = first_valid_row(&[real], n);
+    if n == 0 || n - b < period {
+        out.fill(f64::NAN);
+        return Ok(());
+    }
+    let first = b + period - 1;
+    out[..first].fill(f64::NAN);
+    let mut sum = 0.0;
+    for x in &real[b..first] {
+        sum += x.to_f64();
+    }
+    let p = period as f64;
+    // TA-Lib keeps one running total: add the new value, emit, drop the trailing value.
+    for (o, (x, old)) in out[first..]
+        .iter_mut()
+        .zip(real[first..].iter().zip(&real[b..]))
+    {
+        sum += x.to_f64();
+        let total = sum;
+        sum -= old.to_f64();
+        *o = total / p;
+    }
+    Ok(())
+}
+
+/// Allocating form of [`sma_into`].
+pub fn sma<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    sma_into(real, period, &mut out)?;
+    Ok(out)
+}
+
+macro_rules! ma_batch {
+    ($(#[$m:meta])* $into:ident, $alloc:ident, $stream:ident) => {
+        $(#[$m])*
+        pub fn $into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+            run_real($stream::new(period)?, real, out)
+        }
+
+        #[doc = concat!("Allocating form of [`", stringify!($into), "`].")]
+        pub fn $alloc<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+            let mut out = vec![0.0; real.len()];
+            $into(real, period, &mut out)?;
+            Ok(out)
+        }
+    };
+}
+
+ma_batch!(
+    /// TA-Lib `EMA`: seeded with the SMA of the first `period` values, `k = 2 / (period + 1)`.
+    /// Lookback `period - 1`; `period` in 1..=100000.
+    ema_into, ema, Ema
+);
+ma_batch!(
+    /// TA-Lib `WMA` (linear weights 1..=period). Lookback `period - 1`.
+    wma_into, wma, Wma
+);
+ma_batch!(
+    /// TA-Lib `DEMA`: `2 EMA - EMA(EMA)`. Lookback `2 (period - 1)`.
+    dema_into, dema, Dema
+);
+ma_batch!(
+    /// TA-Lib `TEMA`: `3 EMA - 3 EMA(EMA) + EMA(EMA(EMA))`. Lookback `3 (period - 1)`.
+    tema_into, tema, Tema
+);
+ma_batch!(
+    /// TA-Lib `KAMA` (Kaufman adaptive MA, fast 2 / slow 30 fixed as in TA-Lib). Lookback
+    /// `period`.
+    kama_into, kama, Kama
+);
+
+/// Output buffers for [`bbands_into`].
+pub struct BbandsOut<'a> {
+    pub upper: &'a mut [f64],
+    pub middle: &'a mut [f64],
+    pub lower: &'a mut [f64],
+}
+
+/// TA-Lib `BBANDS`: middle band = `matype` MA (default SMA), upper/lower = middle ±
+/// `nbdev` × population standard deviation over the same `period` (TA-Lib zeroes a
+/// variance below 1e-8). Defaults 20, 2.0, 2.0, SMA. Lookback = the MA's lookback.
+pub fn bbands_into<T: Real>(
+    real: &[T],
+    period: usize,
+    nbdevup: f64,
+    nbdevdn: f64,
+    matype: MaType,
+    out: BbandsOut<'_>,
+) -> Result<(), TaError> {
+    let n = real.len();
+    check_len("upper", out.upper.len(), n)?;
+    check_len("middle", out.middle.len(), n)?;
+    check_len("lower", out.lower.len(), n)?;
+    let state = Bbands::new(period, nbdevup, nbdevdn, matype)?;
+    if matype == MaType::Sma {
+        // TA-Lib's fused SMA path, on the slice: SMA running total and running variance
+        // in one pass, the same operations as the streaming form.
+        out.upper.fill(f64::NAN);
+        out.middle.fill(f64::NAN);
+        out.lower.fill(f64::NAN);
+        let b = first_valid_row(&[real], n).min(n);
+        let x = &real[b..];
+        if x.len() < period {
+            return Ok(());
+        }
+        let p = period as f64;
+        let mut total = 0.0;
+        for v in &x[..period - 1] {
+            total += v.to_f64();
+        }
+        running_variance(x, period, |i, var| {
+            total += x[i].to_f64();
+            let middle = total / p;
+            total -= x[i + 1 - period].to_f64();
+            let bands = Bbands::bands(middle, var.sqrt(), nbdevup, nbdevdn);
+            out.upper[b + i] = bands.upper;
+            out.middle[b + i] = bands.middle;
+            out.lower[b + i] = bands.lower;
+        });
+        return Ok(());
+    }
+    super::fast_path(
+        #[inline(always)]
+        move || {
+            let mut state = state;
+            for (i, x) in real.iter().enumerate() {
+                let v = super::stream::Indicator::update(&mut state, x.to_f64());
+                out.upper[i] = v.upper;
+                out.middle[i] = v.middle;
+                out.lower[i] = v.lower;
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Allocating form of [`bbands_into`]: returns (upper, middle, lower) like `talib.BBANDS`.
+#[allow(clippy::type_complexity)]
+pub fn bbands<T: Real>(
+    real: &[T],
+    period: usize,
+    nbdevup: f64,
+    nbdevdn: f64,
+    matype: MaType,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), TaError> {
+    let n = real.len();
+    let (mut u, mut m, mut l) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    bbands_into(
+        real,
+        period,
+        nbdevup,
+        nbdevdn,
+        matype,
+        BbandsOut {
+            upper: &mut u,
+            middle: &mut m,
+            lower: &mut l,
+        },
+    )?;
+    Ok((u, m, l))
+}

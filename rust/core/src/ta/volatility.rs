@@ -1,0 +1,193 @@
+//! Volatility and dispersion: TRANGE, ATR, NATR (TA-Lib's volatility group) and STDDEV
+//! (TA-Lib's statistic group, here because it measures dispersion).
+
+use super::stream::{stddev_value, Atr, Natr, Trange};
+use super::{check_len, check_period, common_len, first_valid_row, run_bars, Cols, Real, TaError};
+
+fn hlc_into<T: Real, S>(
+    state: S,
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    out: &mut [f64],
+) -> Result<(), TaError>
+where
+    S: super::stream::Indicator<Input = super::Bar, Output = f64>,
+{
+    let n = common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let cols = Cols {
+        high,
+        low,
+        close,
+        volume: &[],
+    };
+    run_bars(state, cols, n, |i, v| out[i] = v);
+    Ok(())
+}
+
+/// Allocating driver for one-output HLC kernels.
+pub(crate) fn alloc_hlc<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    f: impl FnOnce(&mut [f64]) -> Result<(), TaError>,
+) -> Result<Vec<f64>, TaError> {
+    common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+    ])?;
+    let mut out = vec![0.0; high.len()];
+    f(&mut out)?;
+    Ok(out)
+}
+
+/// TA-Lib `TRANGE`: max(high - low, |prev close - high|, |prev close - low|). Lookback 1.
+pub fn trange_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    hlc_into(Trange::new(), high, low, close, out)
+}
+
+/// Allocating form of [`trange_into`].
+pub fn trange<T: Real>(high: &[T], low: &[T], close: &[T]) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| trange_into(high, low, close, o))
+}
+
+/// TA-Lib `ATR`: SMA of the first `period` true ranges, then Wilder smoothing. Lookback
+/// `period`; `period` in 1..=100000 (1 is TRANGE).
+pub fn atr_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    hlc_into(Atr::new(period)?, high, low, close, out)
+}
+
+/// Allocating form of [`atr_into`].
+pub fn atr<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| atr_into(high, low, close, period, o))
+}
+
+/// TA-Lib `NATR`: ATR / close × 100 (0 where |close| < 1e-8). Period 1 returns TRANGE
+/// unnormalised, as TA-Lib does. Lookback `period`.
+pub fn natr_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    hlc_into(Natr::new(period)?, high, low, close, out)
+}
+
+/// Allocating form of [`natr_into`].
+pub fn natr<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| natr_into(high, low, close, period, o))
+}
+
+/// TA-Lib `STDDEV`: population standard deviation × `nbdev`, from TA-Lib 0.8's
+/// cancellation-free running variance (see [`super::stream::Stddev`]). Defaults 5, 1.0.
+/// Lookback `period - 1`; `period` in 2..=100000.
+pub fn stddev_into<T: Real>(
+    real: &[T],
+    period: usize,
+    nbdev: f64,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    check_period("timeperiod", period, 2)?;
+    check_len("out", out.len(), real.len())?;
+    out.fill(f64::NAN);
+    let b = first_valid_row(&[real], real.len());
+    let x = &real[b.min(real.len())..];
+    let out = &mut out[b.min(real.len())..];
+    running_variance(x, period, |i, var| out[i] = stddev_value(var, nbdev));
+    Ok(())
+}
+
+/// The slice form of [`super::stream::Stddev`]'s variance (TA-Lib 0.8's `VAR`): the same
+/// operations in the same order, without the ring buffer the streaming form needs.
+/// Calls `emit(i, variance)` for `i` in `period - 1..x.len()`.
+#[inline]
+pub(crate) fn running_variance<T: Real>(x: &[T], period: usize, mut emit: impl FnMut(usize, f64)) {
+    let n = x.len();
+    if period == 0 || n < period {
+        return;
+    }
+    let p = period;
+    let inv = 1.0 / p as f64;
+    let v = |i: usize| x[i].to_f64();
+    let mut shift = v(0);
+    let (mut t1, mut t2) = (0.0, 0.0);
+    for j in 0..p - 1 {
+        let d = v(j) - shift;
+        t1 += d;
+        t2 += d * d;
+    }
+    let mut bars = 32 * p;
+    for i in p - 1..n {
+        let d = v(i) - shift;
+        t1 += d;
+        t2 += d * d;
+        let mean = t1 * inv;
+        let mut var = t2 * inv - mean * mean;
+        let start = i + 1 - p;
+        let d = v(start) - shift;
+        t1 -= d;
+        let departing = d * d;
+        t2 -= departing;
+        bars -= 1;
+        if var < 0.000001 * (t2 * inv) || departing > 1000000.0 * t2 || bars == 0 {
+            // Re-anchor on the window mean and rebuild the sums (see `VarCore`).
+            bars = 32 * p;
+            let mut sum = 0.0;
+            for j in start..=i {
+                sum += v(j);
+            }
+            shift = sum * inv;
+            t1 = 0.0;
+            t2 = 0.0;
+            for j in start..=i {
+                let d = v(j) - shift;
+                t1 += d;
+                t2 += d * d;
+            }
+            let mean = t1 * inv;
+            var = t2 * inv - mean * mean;
+            if var < 0.000000000001 * (t2 * inv) {
+                var = 0.0;
+            }
+            let d = v(start) - shift;
+            t1 -= d;
+            t2 -= d * d;
+        }
+        emit(i, var);
+    }
+}
+
+/// Allocating form of [`stddev_into`].
+pub fn stddev<T: Real>(real: &[T], period: usize, nbdev: f64) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    stddev_into(real, period, nbdev, &mut out)?;
+    Ok(out)
+}
