@@ -156,13 +156,16 @@ fn close_enough(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
+/// Every output column of one call, or the parameters' rejection.
+type Outputs = Result<Vec<Vec<f64>>, TaError>;
+
 #[test]
 fn every_indicator_matches_talib_fixtures() {
     let data = load();
     assert!(data.len() >= 5, "fixture datasets missing");
     let mut checked = 0usize;
     let mut failures: Vec<String> = Vec::new();
-    let mut cache: BTreeMap<(String, String), Result<Vec<Vec<f64>>, TaError>> = BTreeMap::new();
+    let mut cache: BTreeMap<(String, String), Outputs> = BTreeMap::new();
     for (ds, records) in &data {
         cache.clear();
         for rec in records {
