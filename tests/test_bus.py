@@ -53,7 +53,10 @@ def test_event_dtype_is_64_bytes_with_documented_fields() -> None:
         "ts_event_ns", "ts_recv_ns", "seq", "price_ticks", "qty_lots", "id", "aux",
         "instrument", "kind", "side", "venue", "flags",
     ]  # fmt: skip
-    assert [dt.fields[n][1] for n in dt.names or ()] == [0, 8, 16, 24, 32, 40, 48, 56, 60, 61, 62, 63]  # type: ignore[index]
+    fields = dt.fields
+    assert fields is not None
+    offsets = [fields[n][1] for n in dt.names or ()]
+    assert offsets == [0, 8, 16, 24, 32, 40, 48, 56, 60, 61, 62, 63]
     assert {k.name.lower(): int(k) for k in ba.EventKind} == _core.EVENT_KINDS
 
 
@@ -79,8 +82,21 @@ def test_single_publish_sets_every_field_and_defaults_receive_time_to_now() -> N
     bus.publish(ba.EventKind.TRADE, ts_recv_ns=42)
     got = drain(bus, "py", 2)
     e = got[0]
-    assert (e["kind"], e["instrument"], e["price_ticks"], e["qty_lots"], e["side"]) == (2, 3, -12, 9, 2)
-    assert (e["ts_event_ns"], e["seq"], e["id"], e["aux"], e["venue"], e["flags"]) == (11, 12, 13, -14, 2, 1)
+    assert (e["kind"], e["instrument"], e["price_ticks"], e["qty_lots"], e["side"]) == (
+        2,
+        3,
+        -12,
+        9,
+        2,
+    )
+    assert (e["ts_event_ns"], e["seq"], e["id"], e["aux"], e["venue"], e["flags"]) == (
+        11,
+        12,
+        13,
+        -14,
+        2,
+        1,
+    )
     assert before <= e["ts_recv_ns"] <= ba.now_ns()
     assert got[1]["ts_recv_ns"] == 42
     bus.close()
@@ -141,7 +157,9 @@ def test_multi_producer_threads_lose_and_duplicate_nothing() -> None:
     for i, b in enumerate(batches):
         b["venue"] = i
     threads = [
-        threading.Thread(target=lambda b=b: [bus.publish_batch(b[j : j + 97]) for j in range(0, per, 97)])
+        threading.Thread(
+            target=lambda b=b: [bus.publish_batch(b[j : j + 97]) for j in range(0, per, 97)]
+        )
         for b in batches
     ]
     got: list[np.ndarray] = []
@@ -184,7 +202,13 @@ def test_counters_report_lag_per_consumer() -> None:
     c = bus.counters()
     assert c["published"] == 10
     (p,) = c["consumers"]
-    assert (p["name"], p["lag"], p["sequence"], p["alive"], p["is_poller"]) == ("p", 10, 0, True, True)
+    assert (p["name"], p["lag"], p["sequence"], p["alive"], p["is_poller"]) == (
+        "p",
+        10,
+        0,
+        True,
+        True,
+    )
     bus.poll("p", 4)
     assert bus.counters()["consumers"][0]["lag"] == 6
     bus.close()
@@ -212,7 +236,7 @@ def test_poll_into_fills_a_preallocated_array() -> None:
         (lambda: _with(make_events(5), 1, "side", 7), ValueError, r"events\[1\]: side 7"),
     ],
 )
-def test_bad_batches_get_a_clear_error_and_publish_nothing(make, exc, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_batches_get_a_clear_error_and_publish_nothing(make, exc, message) -> None:
     bus = started_bus()
     with pytest.raises(exc, match=message):
         bus.publish_batch(make())
@@ -268,7 +292,9 @@ def test_context_manager_closes() -> None:
     sizes=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=12),
     capacity_log2=st.integers(min_value=1, max_value=9),
 )
-def test_property_any_batch_sizes_arrive_in_order_exactly_once(sizes: list[int], capacity_log2: int) -> None:
+def test_property_any_batch_sizes_arrive_in_order_exactly_once(
+    sizes: list[int], capacity_log2: int
+) -> None:
     bus = ba.Bus(1 << capacity_log2)
     bus.add_consumer("checksum", "checksum")
     bus.add_poller("py", after=["checksum"])

@@ -34,7 +34,6 @@ from baconalgo._core import EVENT_KINDS, HANDLERS, Bus
 EVENT_DTYPE: np.dtype[np.void] = _EVENT_DTYPE
 
 
-
 class EventKind(IntEnum):
     """What an event is; the ``kind`` field of EVENT_DTYPE (checked against the core)."""
 

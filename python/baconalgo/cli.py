@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+
 from baconalgo._core import __version__, cpu_features
 from baconalgo.config import Config, load_config
 from baconalgo.engine import Engine

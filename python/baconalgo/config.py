@@ -84,7 +84,8 @@ class Config(_Section):
 
     def summary(self) -> dict[str, Any]:
         """The configuration as plain data with anything secret-looking redacted."""
-        return _redact(self.model_dump(mode="json"))
+        redacted: dict[str, Any] = _redact(self.model_dump(mode="json"))
+        return redacted
 
 
 _SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "passphrase", "private")
@@ -117,7 +118,9 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{'.'.join(path)}: environment variable {name} goes below a non-table value")
+                raise ConfigError(
+                    f"{'.'.join(path)}: environment variable {name} goes below a non-table value"
+                )
             node = child
         node[path[-1]] = value
     return data

@@ -115,7 +115,9 @@ class _EngineCollector:
                 yield c
             else:
                 yield GaugeMetricFamily(f"baconalgo_{name}", name.replace("_", " "), value=value)
-        yield GaugeMetricFamily("baconalgo_uptime_seconds", "engine uptime", value=m["uptime_seconds"])
+        yield GaugeMetricFamily(
+            "baconalgo_uptime_seconds", "engine uptime", value=m["uptime_seconds"]
+        )
         bus = m["bus"]
         pub = CounterMetricFamily("baconalgo_bus_published", "events published on the bus")
         pub.add_metric([], bus["published_total"])
@@ -132,7 +134,9 @@ class _EngineCollector:
         lag = GaugeMetricFamily(
             "baconalgo_bus_consumer_lag", "events published, not yet processed", labels=["consumer"]
         )
-        alive = GaugeMetricFamily("baconalgo_bus_consumer_alive", "1 if running", labels=["consumer"])
+        alive = GaugeMetricFamily(
+            "baconalgo_bus_consumer_alive", "1 if running", labels=["consumer"]
+        )
         panics = CounterMetricFamily(
             "baconalgo_bus_handler_panics", "events a handler panicked on", labels=["consumer"]
         )
@@ -162,7 +166,7 @@ def _wants_json(request: Request) -> bool:
 def create_app(source: StatusSource) -> Starlette:
     system = _SystemSampler()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_EngineCollector(source, system))  # type: ignore[arg-type]
+    registry.register(_EngineCollector(source, system))
 
     async def health(request: Request) -> JSONResponse:
         h = source.health()
