@@ -35,8 +35,8 @@ loom:
 		cargo test -p baconalgo-core --release --lib bus::loom_tests
 
 lint: build
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
 	$(VENV)/bin/mypy
 
 pytest: build
