@@ -160,3 +160,44 @@ fn close_during_publish_loses_nothing_that_was_accepted() {
         assert_eq!(seen, if accepted { vec![5] } else { vec![] });
     });
 }
+
+#[test]
+fn close_racing_two_producers_on_different_stripes_keeps_every_accepted_event() {
+    model(|| {
+        let consumer_seq = Arc::new(Sequence::new(0));
+        let shared = Arc::new(
+            Shared::<u64>::new(
+                4,
+                ProducerMode::Multi,
+                WaitStrategy::BusySpin,
+                vec![consumer_seq.clone()],
+            )
+            .unwrap(),
+        );
+        let barrier = Barrier::new(shared.clone(), vec![]);
+        let mut p1 = Producer::new(shared.clone());
+        let mut p2 = Producer::new(shared.clone());
+        let t1 = thread::spawn(move || p1.publish(1).is_ok());
+        let t2 = thread::spawn(move || p2.publish(2).is_ok());
+        shared.close();
+        let mut seen = vec![];
+        let mut next = 0;
+        while let Ok(available) = barrier.wait_for(next) {
+            for s in next..available {
+                // SAFETY: published and not yet released by us.
+                seen.push(unsafe { barrier.shared().ring.read(s) });
+            }
+            consumer_seq.set(available);
+            next = available;
+        }
+        let mut accepted = vec![];
+        if t1.join().unwrap() {
+            accepted.push(1);
+        }
+        if t2.join().unwrap() {
+            accepted.push(2);
+        }
+        seen.sort();
+        assert_eq!(seen, accepted);
+    });
+}
