@@ -21,8 +21,9 @@ pub fn received(file: &str) -> Vec<(u64, String)> {
     BufReader::new(flate2::read::GzDecoder::new(f))
         .lines()
         .map(|l| l.unwrap())
-        // Sent frames and the connect line start with the URL.
-        .filter(|l| !l.starts_with("wss://") && !l.starts_with("https://"))
+        // Sent frames and the connect line start with the URL; the Kraken capture also
+        // holds empty lines.
+        .filter(|l| !l.is_empty() && !l.starts_with("wss://") && !l.starts_with("https://"))
         .map(|l| {
             let (ts, json) = l.split_once(": ").expect("`<ts>: <json>` line");
             (secs_to_ns(ts), json.to_owned())
