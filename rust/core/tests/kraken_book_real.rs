@@ -218,7 +218,8 @@ fn real_messages_made_malformed_get_the_matching_feed_error() {
     let mut d = KrakenDecoder::new(KRAKEN, table());
     let mut out = vec![Event::default()];
     let vol_at = update.find(r#"",""#).unwrap() + 3;
-    let cases: Vec<(String, fn(&FeedError) -> bool)> = vec![
+    type Check = fn(&FeedError) -> bool;
+    let cases: Vec<(String, Check)> = vec![
         (update[..update.len() / 2].to_owned(), |e| {
             matches!(e, FeedError::MalformedJson { .. })
         }),

@@ -291,7 +291,8 @@ fn real_messages_made_malformed_get_the_matching_feed_error() {
     let mut out = vec![Event::default()];
     let b_at = update.find(r#""bids":[[""#).unwrap();
     let sz_at = b_at + update[b_at..].find(r#"",""#).unwrap() + 3;
-    let cases: Vec<(String, fn(&FeedError) -> bool)> = vec![
+    type Check = fn(&FeedError) -> bool;
+    let cases: Vec<(String, Check)> = vec![
         (update[..update.len() / 2].to_owned(), |e| {
             matches!(e, FeedError::MalformedJson { .. })
         }),

@@ -214,10 +214,11 @@ impl TextBook {
 /// The book-check metadata and sequence ids of a message, from its first book event (the
 /// decoders write the same `seq`, `aux` and `id` on every event of a message), and whether
 /// the message is a snapshot.
-pub(crate) fn message_head(events: &[Event]) -> Option<(Event, bool)> {
+pub(crate) fn message_head(events: &[Event], instrument: u32) -> Option<(Event, bool)> {
     let mut head = None;
     let mut snapshot = false;
-    for e in events {
+    // Another instrument's message is not this book's business.
+    for e in events.iter().filter(|e| e.instrument == instrument) {
         match EventKind::from_u8(e.kind) {
             Some(EventKind::BookSnapshotBegin) => {
                 snapshot = true;

@@ -76,7 +76,7 @@ impl KrakenBookSync {
 
     /// Feeds the events of one book message (one decoded batch).
     pub fn on_message(&mut self, events: &[Event]) -> CheckedOutcome {
-        let Some((head, is_snapshot)) = message_head(events) else {
+        let Some((head, is_snapshot)) = message_head(events, self.book.book.instrument()) else {
             return CheckedOutcome::NotABookMessage;
         };
         if is_snapshot {

@@ -86,7 +86,7 @@ impl OkxBookSync {
 
     /// Feeds the events of one `books` message (one decoded batch).
     pub fn on_message(&mut self, events: &[Event]) -> CheckedOutcome {
-        let Some((head, is_snapshot)) = message_head(events) else {
+        let Some((head, is_snapshot)) = message_head(events, self.book.book.instrument()) else {
             return CheckedOutcome::NotABookMessage;
         };
         let check = BookCheck::from_id(head.id);
@@ -95,6 +95,8 @@ impl OkxBookSync {
         let mut heartbeat = false;
         if is_snapshot {
             self.book.clear();
+            // A snapshot starts the chain afresh, with or without ids.
+            self.last_seq_id = None;
             self.stats.snapshots += 1;
         } else {
             if self.state != SyncState::Synced {
@@ -255,6 +257,13 @@ mod tests {
         assert_eq!(s.on_message(&upd(10, 9)), CheckedOutcome::AwaitingSnapshot);
         assert_eq!(s.on_message(&snap), CheckedOutcome::Snapshot);
         assert_eq!(s.state(), SyncState::Synced);
+        // Another instrument's message is not this book's.
+        let other = [Event {
+            instrument: 1,
+            ..upd(11, 10)[0]
+        }];
+        assert_eq!(s.on_message(&other), CheckedOutcome::NotABookMessage);
+        assert_eq!(s.last_seq_id(), Some(10));
         let st = s.stats();
         assert_eq!(
             (st.gaps, st.heartbeats, st.ignored, st.applied),
