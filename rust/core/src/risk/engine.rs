@@ -853,3 +853,7 @@ impl RiskEngine {
         Ok(if lots < lim.min_qty_lots { 0 } else { lots })
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
