@@ -389,8 +389,10 @@ mod tests {
 
     #[test]
     fn drawdown_trips_and_needs_a_new_peak_or_a_rebase() {
-        let mut l = BreakerLimits::default();
-        l.max_drawdown_frac = Some(0.10);
+        let l = BreakerLimits {
+            max_drawdown_frac: Some(0.10),
+            ..Default::default()
+        };
         let mut b = Breakers::new(l, 0, 1000.0);
         b.on_equity(1200.0, 1);
         b.on_equity(1081.0, 2); // 9.9% below 1200
@@ -430,9 +432,12 @@ mod tests {
 
     #[test]
     fn daily_loss_reduces_until_the_next_day() {
-        let mut l = BreakerLimits::default();
-        l.max_daily_loss_quote = Some(100.0);
-        l.day_start_offset_ns = 3_600_000_000_000; // the day starts at 01:00 UTC
+        let l = BreakerLimits {
+            max_daily_loss_quote: Some(100.0),
+            // The trading day starts at 01:00 UTC.
+            day_start_offset_ns: 3_600_000_000_000,
+            ..Default::default()
+        };
         let day = DAY_NS;
         let mut b = Breakers::new(l, 0, 1000.0);
         b.on_equity(1000.0, 2 * day + 3_600_000_000_000); // day 2 starts at 1000
@@ -451,12 +456,14 @@ mod tests {
 
     #[test]
     fn volatility_halt_trips_on_a_move_within_the_window_only() {
-        let mut l = BreakerLimits::default();
-        l.volatility = Some(VolatilityHalt {
-            max_move_frac: 0.05,
-            window_ns: 1000,
-            action: H,
-        });
+        let l = BreakerLimits {
+            volatility: Some(VolatilityHalt {
+                max_move_frac: 0.05,
+                window_ns: 1000,
+                action: H,
+            }),
+            ..Default::default()
+        };
         let mut b = Breakers::new(l, 2, 0.0);
         b.on_price(0, 10_000, 0);
         b.on_price(0, 10_400, 500);
@@ -478,17 +485,19 @@ mod tests {
 
     #[test]
     fn reject_and_error_rates_trip_above_n_in_the_window() {
-        let mut l = BreakerLimits::default();
-        l.reject_rate = Some(RateBreaker {
-            max_events: 3,
-            window_ns: 100,
-            action: H,
-        });
-        l.error_rate = Some(RateBreaker {
-            max_events: 1,
-            window_ns: 10,
-            action: TradingState::Reducing,
-        });
+        let l = BreakerLimits {
+            reject_rate: Some(RateBreaker {
+                max_events: 3,
+                window_ns: 100,
+                action: H,
+            }),
+            error_rate: Some(RateBreaker {
+                max_events: 1,
+                window_ns: 10,
+                action: TradingState::Reducing,
+            }),
+            ..Default::default()
+        };
         let mut b = Breakers::new(l, 0, 0.0);
         for t in [0, 50, 99, 150, 180] {
             b.on_venue_reject(t); // never more than 3 within 100 ns
@@ -507,8 +516,10 @@ mod tests {
 
     #[test]
     fn stale_data_trips_and_reset_waits_for_fresh_data() {
-        let mut l = BreakerLimits::default();
-        l.stale_data_ns = Some(1000);
+        let l = BreakerLimits {
+            stale_data_ns: Some(1000),
+            ..Default::default()
+        };
         let mut b = Breakers::new(l, 2, 0.0);
         b.on_clock(&[0, 500], 1500);
         assert_eq!(b.state(), TradingState::Active); // age exactly 1000 is fine; 0 = unwatched

@@ -34,7 +34,8 @@ pub fn ln_gamma(x: f64) -> f64 {
 
 /// Regularized lower incomplete gamma P(a, x), a > 0, x >= 0 (NaN outside).
 pub fn gamma_p(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || !(x >= 0.0) {
+    // Written so that NaN arguments also land here.
+    if a.is_nan() || x.is_nan() || a <= 0.0 || x < 0.0 {
         return f64::NAN;
     }
     if x < a + 1.0 {
@@ -46,7 +47,8 @@ pub fn gamma_p(a: f64, x: f64) -> f64 {
 
 /// Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x), accurate in the far tail.
 pub fn gamma_q(a: f64, x: f64) -> f64 {
-    if !(a > 0.0) || !(x >= 0.0) {
+    // Written so that NaN arguments also land here.
+    if a.is_nan() || x.is_nan() || a <= 0.0 || x < 0.0 {
         return f64::NAN;
     }
     if x < a + 1.0 {
@@ -251,7 +253,8 @@ pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
                 s -= l[i * n + k] * l[j * n + k];
             }
             if i == j {
-                if !(s > 0.0) {
+                // Also refuses NaN.
+                if s.is_nan() || s <= 0.0 {
                     return None;
                 }
                 l[i * n + i] = s.sqrt();
