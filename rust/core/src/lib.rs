@@ -6,4 +6,5 @@ pub mod bus;
 pub mod cpu;
 pub mod feed;
 pub mod model;
+pub mod risk;
 pub mod ta;
