@@ -85,3 +85,50 @@ class BinanceDecoder:
     def instrument(self, index: int) -> tuple[str, str, str]: ...
     def format_price(self, index: int, price_ticks: int) -> str: ...
     def counters(self) -> dict[str, int]: ...
+
+class _BarsModule:
+    @staticmethod
+    def build(
+        ts_ns: npt.NDArray[np.uint64],
+        price_ticks: npt.NDArray[np.int64],
+        qty_lots: npt.NDArray[np.int64],
+        *,
+        every_ns: int | None = None,
+        offset_ns: int = 0,
+        trades: int | None = None,
+        volume_lots: int | None = None,
+        notional: int | None = None,
+    ) -> dict[str, npt.NDArray[Any]]: ...
+    @staticmethod
+    def resample(
+        ts_open_ns: npt.NDArray[np.uint64],
+        open: npt.NDArray[np.int64],
+        high: npt.NDArray[np.int64],
+        low: npt.NDArray[np.int64],
+        close: npt.NDArray[np.int64],
+        volume: npt.NDArray[np.int64],
+        *,
+        every_ns: int,
+        offset_ns: int = 0,
+        trades: npt.NDArray[np.uint64] | None = None,
+    ) -> dict[str, npt.NDArray[Any]]: ...
+    @staticmethod
+    def from_events(events: npt.NDArray[np.void]) -> dict[str, npt.NDArray[Any]]: ...
+
+    class LiveBars:
+        def __init__(
+            self,
+            *,
+            every_ns: int | None = None,
+            offset_ns: int = 0,
+            trades: int | None = None,
+            volume_lots: int | None = None,
+            notional: int | None = None,
+        ) -> None: ...
+        def on_events(
+            self, events: npt.NDArray[np.void], ts_recv_ns: int = 0
+        ) -> npt.NDArray[np.void]: ...
+        def close_until(self, now_ns: int, ts_recv_ns: int = 0) -> npt.NDArray[np.void]: ...
+        def partial(self) -> npt.NDArray[np.void]: ...
+
+bars: _BarsModule

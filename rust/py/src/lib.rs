@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod bars;
 mod bus;
 mod errors;
 mod event;
@@ -19,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     event::register(m)?;
     system::register(m)?;
     bus::register(m)?;
+    bars::register(m)?;
     feed::register(m)?;
     Ok(())
 }
