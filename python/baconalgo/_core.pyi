@@ -132,3 +132,15 @@ class _BarsModule:
         def partial(self) -> npt.NDArray[np.void]: ...
 
 bars: _BarsModule
+
+def scan(
+    close: npt.NDArray[np.float64],
+    n_rows: int,
+    high: npt.NDArray[np.float64] | None,
+    low: npt.NDArray[np.float64] | None,
+    indicators: Sequence[tuple[str, int, float]],
+    filters: Sequence[tuple[int, str, int | None, float]],
+    rank_by: int | None,
+    descending: bool,
+    top: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], int]: ...

@@ -8,4 +8,5 @@ pub mod cpu;
 pub mod feed;
 pub mod model;
 pub mod risk;
+pub mod scan;
 pub mod ta;

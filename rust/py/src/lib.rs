@@ -8,6 +8,7 @@ mod bus;
 mod errors;
 mod event;
 mod feed;
+mod scan;
 mod system;
 
 #[global_allocator]
@@ -19,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     event::register(m)?;
     system::register(m)?;
+    scan::register(m)?;
     bus::register(m)?;
     bars::register(m)?;
     feed::register(m)?;
