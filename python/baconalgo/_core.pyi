@@ -144,3 +144,20 @@ def scan(
     descending: bool,
     top: int,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], int]: ...
+
+SIGNAL_SUMMARY_AUX: Final[int]
+
+class SignalEngine:
+    def __init__(
+        self,
+        rules: Sequence[
+            tuple[tuple[str, int, int], str, tuple[str, int, int] | None, float, float]
+        ],
+        fusion: str = "all",
+        min_votes: int = 1,
+        threshold: float = 1.0,
+        side: int = 1,
+        price_scale: float = 1.0,
+        signal_id: int = 0,
+    ) -> None: ...
+    def on_events(self, events: npt.NDArray[np.void]) -> npt.NDArray[np.void]: ...

@@ -9,4 +9,5 @@ pub mod feed;
 pub mod model;
 pub mod risk;
 pub mod scan;
+pub mod signal;
 pub mod ta;

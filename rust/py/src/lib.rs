@@ -9,6 +9,7 @@ mod errors;
 mod event;
 mod feed;
 mod scan;
+mod signal;
 mod system;
 
 #[global_allocator]
@@ -21,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     event::register(m)?;
     system::register(m)?;
     scan::register(m)?;
+    signal::register(m)?;
     bus::register(m)?;
     bars::register(m)?;
     feed::register(m)?;
