@@ -1339,8 +1339,8 @@ real_stream!(
     Tema, TemaCore, 3 * (p - 1), |p| 1
 );
 real_stream!(
-    /// Streaming KAMA (TA-Lib `KAMA`).
-    Kama, KamaCore, p, |p| 1
+    /// Streaming KAMA (TA-Lib `KAMA`; period 1 is a copy, lookback 0).
+    Kama, KamaCore, if p == 1 { 0 } else { p }, |p| 1
 );
 real_stream!(
     /// Streaming RSI (TA-Lib `RSI`).
