@@ -8,6 +8,7 @@ mod errors;
 mod event;
 mod feed;
 mod system;
+mod ta;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     system::register(m)?;
     bus::register(m)?;
     feed::register(m)?;
+    ta::register(m)?;
     Ok(())
 }
