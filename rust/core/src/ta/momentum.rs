@@ -4,22 +4,19 @@
 
 use super::extreme::block_extremes;
 use super::stream::{
-    fast_k, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi, MinusDi, Mom, PlusDi, Roc,
-    Rsi, Stoch, StochRsi,
+    fast_k, roc_value, rsi_value, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi,
+    MinusDi, PlusDi, Stoch, StochRsi,
 };
+#[cfg(doc)]
+use super::stream::{Mom, Roc, Rsi};
 use super::volatility::alloc_hlc;
 use super::{
-    check_len, check_period, common_len, first_valid_row, run_bars, run_real, Bar, Cols, MaType,
+    check_len, check_period, common_len, first_valid_row, run_bars, warm_up, Bar, Cols, MaType,
     Real, TaError,
 };
 
-macro_rules! real_batch {
-    ($(#[$m:meta])* $into:ident, $alloc:ident, $stream:ident) => {
-        $(#[$m])*
-        pub fn $into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
-            run_real($stream::new(period)?, real, out)
-        }
-
+macro_rules! alloc_real {
+    ($into:ident, $alloc:ident) => {
         #[doc = concat!("Allocating form of [`", stringify!($into), "`].")]
         pub fn $alloc<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
             let mut out = vec![0.0; real.len()];
@@ -29,20 +26,81 @@ macro_rules! real_batch {
     };
 }
 
-real_batch!(
-    /// TA-Lib `RSI` (Wilder smoothing, unstable period 0). Default 14, lookback `period`,
-    /// `period` in 2..=100000.
-    rsi_into, rsi, Rsi
-);
-real_batch!(
-    /// TA-Lib `MOM`: `x - x[period ago]`. Default 10, lookback `period`.
-    mom_into, mom, Mom
-);
-real_batch!(
-    /// TA-Lib `ROC`: `(x / x[period ago] - 1) * 100`, 0 when the old value is 0. Default 10,
-    /// lookback `period`.
-    roc_into, roc, Roc
-);
+/// TA-Lib `RSI` (Wilder smoothing, unstable period 0). Default 14, lookback `period`,
+/// `period` in 2..=100000.
+///
+/// The slice form of [`Rsi`]: the same operations in the same order, without the per-step
+/// warm-up and NaN-gate branches of the streaming state.
+pub fn rsi_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 2)?;
+    check_len("out", out.len(), real.len())?;
+    let Some(b) = warm_up(&[real], period, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b + period..];
+    let inv = 1.0 / period as f64;
+    let m = (period - 1) as f64;
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for w in x[..=period].windows(2) {
+        let diff = w[1].to_f64() - w[0].to_f64();
+        if diff < 0.0 {
+            loss -= diff;
+        } else {
+            gain += diff;
+        }
+    }
+    loss *= inv;
+    gain *= inv;
+    out[0] = rsi_value(gain, loss);
+    for (o, (cur, prev)) in out[1..]
+        .iter_mut()
+        .zip(x[period + 1..].iter().zip(&x[period..]))
+    {
+        let diff = cur.to_f64() - prev.to_f64();
+        let down = diff < 0.0;
+        loss = loss * m - if down { diff } else { 0.0 };
+        gain = gain * m + if down { 0.0 } else { diff };
+        loss *= inv;
+        gain *= inv;
+        *o = rsi_value(gain, loss);
+    }
+    Ok(())
+}
+alloc_real!(rsi_into, rsi);
+
+/// `out[i] = f(x[i], x[i - period])` from the first valid row + `period` on ([`Mom`],
+/// [`Roc`] on a slice: no ring buffer, and the loop vectorises).
+fn lag_into<T: Real>(
+    real: &[T],
+    period: usize,
+    out: &mut [f64],
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    let Some(b) = warm_up(&[real], period, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    for (o, (cur, old)) in out[b + period..].iter_mut().zip(x[period..].iter().zip(x)) {
+        *o = f(cur.to_f64(), old.to_f64());
+    }
+    Ok(())
+}
+
+/// TA-Lib `MOM`: `x - x[period ago]`. Default 10, lookback `period`.
+pub fn mom_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    lag_into(real, period, out, |x, old| x - old)
+}
+alloc_real!(mom_into, mom);
+
+/// TA-Lib `ROC`: `(x / x[period ago] - 1) * 100`, 0 when the old value is 0. Default 10,
+/// lookback `period`.
+pub fn roc_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    lag_into(real, period, out, roc_value)
+}
+alloc_real!(roc_into, roc);
 
 fn hlc_batch<T: Real, S>(
     state: S,

@@ -7,7 +7,7 @@
 
 use super::stream::{Bbands, Dema, Ema, Kama, Tema, Wma};
 use super::volatility::running_variance;
-use super::{check_len, check_period, first_valid_row, run_real, MaType, Real, TaError};
+use super::{check_len, check_period, first_valid_row, run_real, warm_up, MaType, Real, TaError};
 
 /// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
 pub fn sma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
@@ -67,10 +67,68 @@ ma_batch!(
     /// Lookback `period - 1`; `period` in 1..=100000.
     ema_into, ema, Ema
 );
-ma_batch!(
-    /// TA-Lib `WMA` (linear weights 1..=period). Lookback `period - 1`.
-    wma_into, wma, Wma
-);
+/// TA-Lib `WMA` (linear weights 1..=period). Lookback `period - 1`; period 1 is a copy.
+///
+/// The slice form of [`Wma`]: the same running sums, re-seeded from the window every
+/// `8 * period` bars as TA-Lib 0.8 does, without the ring buffer the streaming form needs.
+pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    if period == 1 {
+        return run_real(Wma::new(period)?, real, out);
+    }
+    let Some(b) = warm_up(&[real], period - 1, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b + period - 1..];
+    let p = period as f64;
+    let divider = p * ((period + 1) as f64) / 2.0;
+    let (mut sub, mut sum) = (0.0, 0.0);
+    for (k, v) in x[..period - 1].iter().enumerate() {
+        let v = v.to_f64();
+        sub += v;
+        sum += v * (k + 1) as f64;
+    }
+    let mut bars = 8 * period;
+    let mut step = |i: usize, v: f64, trailing: f64, sub: &mut f64, sum: &mut f64| -> f64 {
+        *sub += v;
+        *sub -= trailing;
+        *sum += v * p;
+        bars -= 1;
+        if bars == 0 {
+            // TA-Lib 0.8's periodic re-seed from the window `x[i..i + period]`.
+            bars = 8 * period;
+            *sub = 0.0;
+            *sum = 0.0;
+            for (w, v) in x[i..i + period].iter().enumerate() {
+                let v = v.to_f64();
+                *sub += v;
+                *sum += v * (w + 1) as f64;
+            }
+        }
+        let value = *sum / divider;
+        *sum -= *sub;
+        value
+    };
+    // Nothing has left the first full window: its trailing value is 0.0.
+    out[0] = step(0, x[period - 1].to_f64(), 0.0, &mut sub, &mut sum);
+    for (i, (o, (v, trailing))) in out[1..]
+        .iter_mut()
+        .zip(x[period..].iter().zip(x))
+        .enumerate()
+    {
+        *o = step(i + 1, v.to_f64(), trailing.to_f64(), &mut sub, &mut sum);
+    }
+    Ok(())
+}
+
+/// Allocating form of [`wma_into`].
+pub fn wma<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    wma_into(real, period, &mut out)?;
+    Ok(out)
+}
 ma_batch!(
     /// TA-Lib `DEMA`: `2 EMA - EMA(EMA)`. Lookback `2 (period - 1)`.
     dema_into, dema, Dema

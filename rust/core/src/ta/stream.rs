@@ -531,12 +531,7 @@ impl RsiCore {
 
     #[inline(always)]
     fn value(&self) -> f64 {
-        let total = self.gain + self.loss;
-        if total > 0.0 {
-            100.0 * (self.gain / total)
-        } else {
-            0.0
-        }
+        rsi_value(self.gain, self.loss)
     }
 
     #[inline(always)]
@@ -572,6 +567,17 @@ impl RsiCore {
         self.loss *= self.inv;
         self.gain *= self.inv;
         Some(self.value())
+    }
+}
+
+/// RSI from the average gain and loss; a non-positive (or NaN) total reads 0, as in TA-Lib.
+#[inline(always)]
+pub(crate) fn rsi_value(gain: f64, loss: f64) -> f64 {
+    let total = gain + loss;
+    if total > 0.0 {
+        100.0 * (gain / total)
+    } else {
+        0.0
     }
 }
 
