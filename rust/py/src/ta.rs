@@ -171,11 +171,17 @@ impl<'py> Call<'py> {
                 }
             }
         }
+        // Uninitialised, like `np.empty`: zero-filled memory would be fresh pages from the
+        // OS on every call (a page fault per 4 KiB), which costs as much as a fast kernel.
         let outputs = (0..n_out)
             .map(|_| match shape {
-                Shape::Vector(n) => PyArrayDyn::zeros(py, IxDyn(&[n]), false),
+                // SAFETY: every `ta` kernel writes every element of every output (NaN during
+                // the warm-up; `rust/core/tests/ta_outputs_written.rs` checks it), and an
+                // output is only returned to Python after its kernel returned `Ok`.
+                Shape::Vector(n) => unsafe { PyArrayDyn::new(py, IxDyn(&[n]), false) },
                 Shape::Matrix { n_rows, n_cols } => {
-                    PyArrayDyn::zeros(py, IxDyn(&[n_rows, n_cols]), true)
+                    // SAFETY: as above; `par_columns` runs the kernel on every column.
+                    unsafe { PyArrayDyn::new(py, IxDyn(&[n_rows, n_cols]), true) }
                 }
             })
             .collect();
