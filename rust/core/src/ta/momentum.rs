@@ -2,7 +2,7 @@
 //! WILLR, ROC, MOM, AROON. Batch kernels drive the streaming state of
 //! [`super::stream`], so batch and streaming agree bit for bit by construction.
 
-use super::extreme::block_extremes;
+use super::extreme::{block_arg_extremes, block_extremes};
 use super::stream::{
     fast_k, roc_value, rsi_value, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi,
     MinusDi, PlusDi, Stoch, StochRsi,
@@ -58,6 +58,8 @@ pub fn rsi_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
         .zip(x[period + 1..].iter().zip(&x[period..]))
     {
         let diff = cur.to_f64() - prev.to_f64();
+        // Branch-free, as in the streaming form (a branch on the sign of a price change
+        // mispredicts half the time: measured twice as slow).
         let down = diff < 0.0;
         loss = loss * m - if down { diff } else { 0.0 };
         gain = gain * m + if down { 0.0 } else { diff };
@@ -458,13 +460,37 @@ pub fn aroon_into<T: Real>(
         ("aroondown", out_down.len()),
         ("aroonup", out_up.len()),
     ])?;
+    let state = Aroon::new(period)?;
+    let b = first_valid_row(&[high, low], n);
+    let has_nan = |s: &[T]| s.iter().any(|v| v.to_f64().is_nan());
+    if n > 0 && !(has_nan(&high[b..]) || has_nan(&low[b..])) {
+        // NaN-free from the start on: the block scan finds the bars TA-Lib's candidate
+        // tracking settles on, at O(1) per bar and without its rescans.
+        let lookback = (b + period).min(n);
+        out_down[..lookback].fill(f64::NAN);
+        out_up[..lookback].fill(f64::NAN);
+        let (h, l) = (&high[b..], &low[b..]);
+        let factor = 100.0 / period as f64;
+        let p = period as f64;
+        block_arg_extremes(
+            h.len(),
+            period + 1,
+            |i| h[i].to_f64(),
+            |i| l[i].to_f64(),
+            |today, hi_at, lo_at| {
+                out_down[b + today] = factor * (p - (today - lo_at) as f64);
+                out_up[b + today] = factor * (p - (today - hi_at) as f64);
+            },
+        );
+        return Ok(());
+    }
     let cols = Cols {
         high,
         low,
         close: &[],
         volume: &[],
     };
-    run_bars(Aroon::new(period)?, cols, n, |i, v| {
+    run_bars(state, cols, n, |i, v| {
         out_down[i] = v.down;
         out_up[i] = v.up;
     });

@@ -5,9 +5,11 @@
 //! [`super::stream`]. Either way the floating-point operations, and their order, are
 //! TA-Lib's.
 
-use super::stream::{Bbands, Dema, Ema, Kama, Tema, Wma};
+use super::stream::{kama_step, Bbands, Dema, Ema, Kama, Tema, Wma};
 use super::volatility::running_variance;
-use super::{check_len, check_period, first_valid_row, run_real, warm_up, MaType, Real, TaError};
+use super::{
+    check_len, check_period, fast_path, first_valid_row, run_real, warm_up, MaType, Real, TaError,
+};
 
 /// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
 pub fn sma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
@@ -137,11 +139,63 @@ ma_batch!(
     /// TA-Lib `TEMA`: `3 EMA - 3 EMA(EMA) + EMA(EMA(EMA))`. Lookback `3 (period - 1)`.
     tema_into, tema, Tema
 );
-ma_batch!(
-    /// TA-Lib `KAMA` (Kaufman adaptive MA, fast 2 / slow 30 fixed as in TA-Lib). Lookback
-    /// `period`.
-    kama_into, kama, Kama
-);
+/// TA-Lib `KAMA` (Kaufman adaptive MA, fast 2 / slow 30 fixed as in TA-Lib). Lookback
+/// `period`; period 1 is a copy.
+///
+/// The slice form of [`Kama`]: the same operations in the same order, reading the window's
+/// ends straight from the input instead of a ring buffer.
+pub fn kama_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    if period == 1 {
+        return run_real(Kama::new(period)?, real, out);
+    }
+    let Some(b) = warm_up(&[real], period, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b + period..];
+    let v = |i: usize| x[i].to_f64();
+    let (mut sum_roc1, mut null_run) = (0.0, 0usize);
+    for k in 1..=period {
+        let change = v(k - 1) - v(k);
+        sum_roc1 += change.abs();
+        null_run = if change == 0.0 { null_run + 1 } else { 0 };
+    }
+    let kama = kama_step(v(period - 1), v(period), v(period) - v(0), sum_roc1);
+    out[0] = kama;
+    fast_path(
+        #[inline(always)]
+        move || {
+            let (mut kama, mut sum_roc1, mut null_run) = (kama, sum_roc1, null_run);
+            let ends = x[period + 1..].iter().zip(&x[period..]);
+            let trailing = x[1..].iter().zip(x);
+            for (o, ((cur, prev), (old, older))) in out[1..].iter_mut().zip(ends.zip(trailing)) {
+                let (cur, prev) = (cur.to_f64(), prev.to_f64());
+                let (old, older) = (old.to_f64(), older.to_f64());
+                let period_roc = cur - old;
+                sum_roc1 -= (older - old).abs();
+                sum_roc1 += (cur - prev).abs();
+                null_run = if cur - prev == 0.0 { null_run + 1 } else { 0 };
+                if null_run >= period {
+                    // TA-Lib 0.8: `period` flat bars reset the sum of changes to exactly 0.
+                    null_run = period;
+                    sum_roc1 = 0.0;
+                }
+                kama = kama_step(kama, cur, period_roc, sum_roc1);
+                *o = kama;
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Allocating form of [`kama_into`].
+pub fn kama<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    kama_into(real, period, &mut out)?;
+    Ok(out)
+}
 
 /// Output buffers for [`bbands_into`].
 pub struct BbandsOut<'a> {

@@ -298,6 +298,22 @@ pub(crate) struct KamaCore {
 
 const KAMA_CONST_MAX: f64 = 2.0 / (30.0 + 1.0);
 
+/// One KAMA step: the efficiency ratio of `period_roc` over the sum of one-bar changes
+/// sets the smoothing constant between the 2- and 30-bar EMA factors.
+#[inline(always)]
+pub(crate) fn kama_step(kama: f64, x: f64, period_roc: f64, sum_roc1: f64) -> f64 {
+    let const_diff = 2.0 / (2.0 + 1.0) - KAMA_CONST_MAX;
+    let er = if sum_roc1 <= 0.0 || sum_roc1 <= period_roc {
+        1.0
+    } else {
+        (period_roc / sum_roc1).abs()
+    };
+    // Both multiply-adds are fused in TA-Lib's compiled library.
+    let mut sc = er.mul_add(const_diff, KAMA_CONST_MAX);
+    sc *= sc;
+    (x - kama).mul_add(sc, kama)
+}
+
 impl KamaCore {
     pub(crate) fn new(period: usize) -> KamaCore {
         KamaCore {
@@ -313,16 +329,7 @@ impl KamaCore {
 
     #[inline(always)]
     fn smooth(&mut self, x: f64, period_roc: f64) -> f64 {
-        let const_diff = 2.0 / (2.0 + 1.0) - KAMA_CONST_MAX;
-        let er = if self.sum_roc1 <= 0.0 || self.sum_roc1 <= period_roc {
-            1.0
-        } else {
-            (period_roc / self.sum_roc1).abs()
-        };
-        // Both multiply-adds are fused in TA-Lib's compiled library.
-        let mut sc = er.mul_add(const_diff, KAMA_CONST_MAX);
-        sc *= sc;
-        self.kama = (x - self.kama).mul_add(sc, self.kama);
+        self.kama = kama_step(self.kama, x, period_roc, self.sum_roc1);
         self.kama
     }
 

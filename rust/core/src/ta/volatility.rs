@@ -4,9 +4,7 @@
 use super::stream::{natr_value, stddev_value, true_range};
 #[cfg(doc)]
 use super::stream::{Atr, Natr};
-use super::{
-    check_len, check_period, common_len, fast_path, first_valid_row, warm_up, Real, TaError,
-};
+use super::{check_len, check_period, common_len, fast_path, warm_up, Real, TaError};
 
 /// Allocating driver for one-output HLC kernels.
 pub(crate) fn alloc_hlc<T: Real>(
@@ -161,10 +159,11 @@ pub fn stddev_into<T: Real>(
 ) -> Result<(), TaError> {
     check_period("timeperiod", period, 2)?;
     check_len("out", out.len(), real.len())?;
-    out.fill(f64::NAN);
-    let b = first_valid_row(&[real], real.len());
-    let x = &real[b.min(real.len())..];
-    let out = &mut out[b.min(real.len())..];
+    let Some(b) = warm_up(&[real], period - 1, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b..];
     running_variance(x, period, |i, var| out[i] = stddev_value(var, nbdev));
     Ok(())
 }
