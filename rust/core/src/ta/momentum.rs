@@ -59,10 +59,14 @@ pub fn rsi_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
     {
         let diff = cur.to_f64() - prev.to_f64();
         // Branch-free, as in the streaming form (a branch on the sign of a price change
-        // mispredicts half the time: measured twice as slow).
-        let down = diff < 0.0;
-        loss = loss * m - if down { diff } else { 0.0 };
-        gain = gain * m + if down { 0.0 } else { diff };
+        // mispredicts half the time: measured twice as slow). The change or +0.0 is picked
+        // with a bit mask: written as a select, LLVM sinks it below the subtraction and
+        // puts a blend on the loop-carried chain.
+        let down = (diff < 0.0) as u64;
+        let to_loss = f64::from_bits(diff.to_bits() & down.wrapping_neg());
+        let to_gain = f64::from_bits(diff.to_bits() & (down.wrapping_sub(1)));
+        loss = loss * m - to_loss;
+        gain = gain * m + to_gain;
         loss *= inv;
         gain *= inv;
         *o = rsi_value(gain, loss);
@@ -417,6 +421,38 @@ pub fn stochrsi_into<T: Real>(
     check_len("fastk", out_fastk.len(), n)?;
     check_len("fastd", out_fastd.len(), n)?;
     let state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
+    // RSI over the slice first, then the fast %K window over it by the block scan (O(1) per
+    // bar instead of the streaming extreme tracker). The scan equals TA-Lib's tracking on
+    // NaN-free values, and RSI has none once it has started; checked anyway.
+    let mut rsi = vec![0.0; n];
+    rsi_into(real, period, &mut rsi)?;
+    let start = rsi.iter().position(|v| !v.is_nan()).unwrap_or(n);
+    let r = &rsi[start..];
+    if !r.iter().any(|v| v.is_nan()) {
+        out_fastk.fill(f64::NAN);
+        out_fastd.fill(f64::NAN);
+        let (out_fastk, out_fastd) = (&mut out_fastk[start..], &mut out_fastd[start..]);
+        let mut d_ma = MaCore::new(fastd_ma, fastd);
+        super::fast_path(
+            #[inline(always)]
+            || {
+                block_extremes(
+                    r.len(),
+                    fastk,
+                    |i| r[i],
+                    |i| r[i],
+                    |i, hh, ll| {
+                        let k = fast_k(r[i], hh, ll);
+                        if let Some(d) = d_ma.update(k) {
+                            out_fastk[i] = k;
+                            out_fastd[i] = d;
+                        }
+                    },
+                )
+            },
+        );
+        return Ok(());
+    }
     super::fast_path(
         #[inline(always)]
         move || {

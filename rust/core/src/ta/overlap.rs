@@ -93,36 +93,50 @@ pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
         sum += v * (k + 1) as f64;
     }
     let mut bars = 8 * period;
-    let mut step = |i: usize, v: f64, trailing: f64, sub: &mut f64, sum: &mut f64| -> f64 {
-        *sub += v;
-        *sub -= trailing;
-        *sum += v * p;
-        bars -= 1;
-        if bars == 0 {
-            // TA-Lib 0.8's periodic re-seed from the window `x[i..i + period]`.
-            bars = 8 * period;
-            *sub = 0.0;
-            *sum = 0.0;
-            for (w, v) in x[i..i + period].iter().enumerate() {
-                let v = v.to_f64();
-                *sub += v;
-                *sum += v * (w + 1) as f64;
+    // One step of TA-Lib's loop for the window ending at `x[k + period - 1]`, whose
+    // predecessor's trailing value is `trailing`. A macro, not a closure: a closure
+    // borrowing the sums made LLVM pack them into one vector register and shuffle it on
+    // every element.
+    macro_rules! step {
+        ($k:expr, $v:expr, $trailing:expr) => {{
+            let v = $v;
+            sub += v;
+            sub -= $trailing;
+            sum += v * p;
+            bars -= 1;
+            if bars == 0 {
+                // TA-Lib 0.8 rebuilds both sums from the window every `8 * period` bars.
+                bars = 8 * period;
+                (sub, sum) = wma_sums(&x[$k..$k + period]);
             }
-        }
-        let value = *sum / divider;
-        *sum -= *sub;
-        value
-    };
-    // Nothing has left the first full window: its trailing value is 0.0.
-    out[0] = step(0, x[period - 1].to_f64(), 0.0, &mut sub, &mut sum);
-    for (i, (o, (v, trailing))) in out[1..]
+            let value = sum / divider;
+            sum -= sub;
+            value
+        }};
+    }
+    // Nothing has left the first full window yet: its trailing value is 0.0.
+    out[0] = step!(0, x[period - 1].to_f64(), 0.0);
+    for (k, (o, (v, trailing))) in out[1..]
         .iter_mut()
         .zip(x[period..].iter().zip(x))
         .enumerate()
     {
-        *o = step(i + 1, v.to_f64(), trailing.to_f64(), &mut sub, &mut sum);
+        *o = step!(k + 1, v.to_f64(), trailing.to_f64());
     }
     Ok(())
+}
+
+/// WMA's running sums of a whole window, oldest first: Σ x and Σ (position + 1) × x.
+#[cold]
+#[inline(never)]
+fn wma_sums<T: Real>(window: &[T]) -> (f64, f64) {
+    let (mut sub, mut sum) = (0.0, 0.0);
+    for (w, v) in window.iter().enumerate() {
+        let v = v.to_f64();
+        sub += v;
+        sum += v * (w + 1) as f64;
+    }
+    (sub, sum)
 }
 
 /// Allocating form of [`wma_into`].
@@ -223,11 +237,13 @@ pub fn bbands_into<T: Real>(
     if matype == MaType::Sma {
         // TA-Lib's fused SMA path, on the slice: SMA running total and running variance
         // in one pass, the same operations as the streaming form.
-        out.upper.fill(f64::NAN);
-        out.middle.fill(f64::NAN);
-        out.lower.fill(f64::NAN);
         let b = first_valid_row(&[real], n).min(n);
         let x = &real[b..];
+        // Only the warm-up needs NaN: `running_variance` writes every later row.
+        let warm = if x.len() < period { n } else { b + period - 1 };
+        out.upper[..warm].fill(f64::NAN);
+        out.middle[..warm].fill(f64::NAN);
+        out.lower[..warm].fill(f64::NAN);
         if x.len() < period {
             return Ok(());
         }
