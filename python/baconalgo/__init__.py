@@ -5,10 +5,19 @@ The public API, re-exported from the domain modules.
 
 from __future__ import annotations
 
+from baconalgo import ta
 from baconalgo._core import __version__, cpu_features, now_ns
 from baconalgo.bus import EVENT_DTYPE, HANDLERS, Bus, EventKind, Side, events
 from baconalgo.config import Config, load_config
-from baconalgo.errors import BaconAlgoError, BusClosed, BusError, BusFull, ConfigError, FeedError
+from baconalgo.errors import (
+    BaconAlgoError,
+    BusClosed,
+    BusError,
+    BusFull,
+    ConfigError,
+    FeedError,
+    TaError,
+)
 from baconalgo.feed import BinanceDecoder
 
 __all__ = [
@@ -25,9 +34,11 @@ __all__ = [
     "EventKind",
     "FeedError",
     "Side",
+    "TaError",
     "__version__",
     "cpu_features",
     "events",
     "load_config",
     "now_ns",
+    "ta",
 ]

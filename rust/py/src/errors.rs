@@ -1,8 +1,11 @@
 //! Python exception classes for the core's error enums, re-exported by `baconalgo.errors`.
 
 use baconalgo_core::bus::BusError as CoreBusError;
+use baconalgo_core::ta::TaError as CoreTaError;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 pyo3::create_exception!(
     baconalgo.errors,
@@ -35,6 +38,51 @@ pyo3::create_exception!(
     "An exchange message was rejected (malformed, unknown symbol, off-grid price...)."
 );
 
+/// `TaError(BaconAlgoError, ValueError)`: an indicator rejected its parameters. Two bases,
+/// so `except ValueError` (what `talib` users catch) still works; `create_exception!`
+/// takes one base, so the class is made once with `type()`.
+static TA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn ta_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    TA_ERROR
+        .get_or_try_init(py, || {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<BaconAlgoError>(),
+                    py.get_type::<PyValueError>(),
+                ],
+            )?;
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "baconalgo.errors")?;
+            namespace.set_item(
+                "__doc__",
+                "An indicator rejected a parameter (out of range, unsupported moving-average \
+                 type); the message names the parameter.",
+            )?;
+            let ty = py
+                .get_type::<PyType>()
+                .call1(("TaError", bases, namespace))?
+                .cast_into::<PyType>()?;
+            Ok::<_, PyErr>(ty.unbind())
+        })
+        .map(|t| t.bind(py).clone())
+}
+
+/// Maps a core indicator error to `TaError`, keeping the core's message (which names the
+/// parameter).
+pub fn ta_err(py: Python<'_>, e: CoreTaError) -> PyErr {
+    ta_err_msg(py, e.to_string())
+}
+
+/// A `TaError` with a message of the binding's own (e.g. a negative period).
+pub fn ta_err_msg(py: Python<'_>, msg: String) -> PyErr {
+    match ta_error_type(py) {
+        Ok(ty) => PyErr::from_type(ty, msg),
+        Err(e) => e,
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("BaconAlgoError", py.get_type::<BaconAlgoError>())?;
@@ -42,6 +90,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BusFull", py.get_type::<BusFull>())?;
     m.add("BusClosed", py.get_type::<BusClosed>())?;
     m.add("FeedError", py.get_type::<FeedError>())?;
+    m.add("TaError", ta_error_type(py)?)?;
     Ok(())
 }
 

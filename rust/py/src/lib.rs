@@ -11,6 +11,7 @@ mod feed;
 mod scan;
 mod signal;
 mod system;
+mod ta;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bus::register(m)?;
     bars::register(m)?;
     feed::register(m)?;
+    ta::register(m)?;
     Ok(())
 }

@@ -239,3 +239,85 @@ pub(crate) fn block_extremes(
         block_start = next;
     }
 }
+
+/// The block scan of [`block_extremes`] with positions: for every window of `w` values
+/// ending at `index` (`index` in `w - 1..len`), the index of the **latest** highest `hi`
+/// and of the latest lowest `lo`, passed to `emit(index, highest_at, lowest_at)`. On
+/// NaN-free input that is what TA-Lib's AROON candidate tracking settles on (a rescan takes
+/// the latest of equal values and a new bar equal to the candidate replaces it). O(1) per
+/// value whatever `w`, and branch-free selections (which of two values wins is a coin flip
+/// on market data). Must not be used on input with NaNs.
+pub(crate) fn block_arg_extremes(
+    len: usize,
+    w: usize,
+    hi: impl Fn(usize) -> f64,
+    lo: impl Fn(usize) -> f64,
+    mut emit: impl FnMut(usize, usize, usize),
+) {
+    if w == 0 || len < w {
+        return;
+    }
+    /// `if take { new } else { old }` without a branch.
+    #[inline(always)]
+    fn pick(take: bool, new: usize, old: usize) -> usize {
+        old ^ ((new ^ old) & (take as usize).wrapping_neg())
+    }
+    let end = len - 1;
+    // (value, index) of the running extremes: suffixes of the current block, prefixes of
+    // the next.
+    let mut suf_h = vec![(0.0, 0usize); w];
+    let mut suf_l = vec![(0.0, 0usize); w];
+    let mut pre_h = vec![(0.0, 0usize); w];
+    let mut pre_l = vec![(0.0, 0usize); w];
+    let mut block_start = 0;
+    let mut today = w - 1;
+    while today <= end {
+        // Suffixes, newest first: an older value must be strictly better to win.
+        let last = block_start + w - 1;
+        let (mut hv, mut h_at, mut lv, mut l_at) = (hi(last), last, lo(last), last);
+        suf_h[w - 1] = (hv, h_at);
+        suf_l[w - 1] = (lv, l_at);
+        for k in (0..w - 1).rev() {
+            let i = block_start + k;
+            let (x, y) = (hi(i), lo(i));
+            h_at = pick(x > hv, i, h_at);
+            hv = if x > hv { x } else { hv };
+            l_at = pick(y < lv, i, l_at);
+            lv = if y < lv { y } else { lv };
+            suf_h[k] = (hv, h_at);
+            suf_l[k] = (lv, l_at);
+        }
+        emit(today, suf_h[0].1, suf_l[0].1);
+        today += 1;
+        if today > end {
+            break;
+        }
+        // Prefixes of the next block, oldest first: a newer equal value wins.
+        let next = block_start + w;
+        let avail = (end - next + 1).min(w - 1);
+        let (mut hv, mut h_at, mut lv, mut l_at) = (hi(next), next, lo(next), next);
+        pre_h[0] = (hv, h_at);
+        pre_l[0] = (lv, l_at);
+        for k in 1..avail {
+            let j = next + k;
+            let (x, y) = (hi(j), lo(j));
+            h_at = pick(x >= hv, j, h_at);
+            hv = if x >= hv { x } else { hv };
+            l_at = pick(y <= lv, j, l_at);
+            lv = if y <= lv { y } else { lv };
+            pre_h[k] = (hv, h_at);
+            pre_l[k] = (lv, l_at);
+        }
+        // Window `block_start + m ..= next + m - 1`: the prefix part is the newer half, so
+        // it wins ties.
+        let halves = pre_h[..avail].iter().zip(&suf_h[1..=avail]);
+        let halves_l = pre_l[..avail].iter().zip(&suf_l[1..=avail]);
+        for (m, ((ph, sh), (pl, sl))) in halves.zip(halves_l).enumerate() {
+            let h_at = pick(ph.0 >= sh.0, ph.1, sh.1);
+            let l_at = pick(pl.0 <= sl.0, pl.1, sl.1);
+            emit(today + m, h_at, l_at);
+        }
+        today += avail;
+        block_start = next;
+    }
+}

@@ -203,6 +203,22 @@ pub mod defaults {
     pub const STOCHRSI_FASTD: usize = 3;
 }
 
+/// The prologue of a hand-written slice kernel: finds the first row `b` where every input
+/// is non-NaN (the `talib` wrapper's start) and fills `out` with NaN up to the first output
+/// at `b + lookback`. `None` when there is no output at all (then `out` is all NaN). Only
+/// for `lookback >= 1`: with 0, `talib` runs TA-Lib on the last row of an all-NaN input.
+#[inline]
+pub(crate) fn warm_up<T: Real>(inputs: &[&[T]], lookback: usize, out: &mut [f64]) -> Option<usize> {
+    let n = out.len();
+    let b = first_valid_row(inputs, n);
+    if n == 0 || n - b <= lookback {
+        out.fill(f64::NAN);
+        return None;
+    }
+    out[..b + lookback].fill(f64::NAN);
+    Some(b)
+}
+
 /// Runs a batch loop with FMA instructions enabled when the CPU has them. TA-Lib's compiled
 /// library fuses some multiply-adds, which the kernels reproduce with `f64::mul_add`; on a
 /// portable build (no `target-cpu`) that is a libm call per element unless the loop itself

@@ -5,9 +5,11 @@
 //! [`super::stream`]. Either way the floating-point operations, and their order, are
 //! TA-Lib's.
 
-use super::stream::{Bbands, Dema, Ema, Kama, Tema, Wma};
+use super::stream::{kama_step, Bbands, Dema, Ema, Kama, Tema, Wma};
 use super::volatility::running_variance;
-use super::{check_len, check_period, first_valid_row, run_real, MaType, Real, TaError};
+use super::{
+    check_len, check_period, fast_path, first_valid_row, run_real, warm_up, MaType, Real, TaError,
+};
 
 /// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
 pub fn sma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
@@ -67,10 +69,82 @@ ma_batch!(
     /// Lookback `period - 1`; `period` in 1..=100000.
     ema_into, ema, Ema
 );
-ma_batch!(
-    /// TA-Lib `WMA` (linear weights 1..=period). Lookback `period - 1`.
-    wma_into, wma, Wma
-);
+/// TA-Lib `WMA` (linear weights 1..=period). Lookback `period - 1`; period 1 is a copy.
+///
+/// The slice form of [`Wma`]: the same running sums, re-seeded from the window every
+/// `8 * period` bars as TA-Lib 0.8 does, without the ring buffer the streaming form needs.
+pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    if period == 1 {
+        return run_real(Wma::new(period)?, real, out);
+    }
+    let Some(b) = warm_up(&[real], period - 1, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b + period - 1..];
+    let p = period as f64;
+    let divider = p * ((period + 1) as f64) / 2.0;
+    let (mut sub, mut sum) = (0.0, 0.0);
+    for (k, v) in x[..period - 1].iter().enumerate() {
+        let v = v.to_f64();
+        sub += v;
+        sum += v * (k + 1) as f64;
+    }
+    let mut bars = 8 * period;
+    // One step of TA-Lib's loop for the window ending at `x[k + period - 1]`, whose
+    // predecessor's trailing value is `trailing`. A macro, not a closure: a closure
+    // borrowing the sums made LLVM pack them into one vector register and shuffle it on
+    // every element.
+    macro_rules! step {
+        ($k:expr, $v:expr, $trailing:expr) => {{
+            let v = $v;
+            sub += v;
+            sub -= $trailing;
+            sum += v * p;
+            bars -= 1;
+            if bars == 0 {
+                // TA-Lib 0.8 rebuilds both sums from the window every `8 * period` bars.
+                bars = 8 * period;
+                (sub, sum) = wma_sums(&x[$k..$k + period]);
+            }
+            let value = sum / divider;
+            sum -= sub;
+            value
+        }};
+    }
+    // Nothing has left the first full window yet: its trailing value is 0.0.
+    out[0] = step!(0, x[period - 1].to_f64(), 0.0);
+    for (k, (o, (v, trailing))) in out[1..]
+        .iter_mut()
+        .zip(x[period..].iter().zip(x))
+        .enumerate()
+    {
+        *o = step!(k + 1, v.to_f64(), trailing.to_f64());
+    }
+    Ok(())
+}
+
+/// WMA's running sums of a whole window, oldest first: Σ x and Σ (position + 1) × x.
+#[cold]
+#[inline(never)]
+fn wma_sums<T: Real>(window: &[T]) -> (f64, f64) {
+    let (mut sub, mut sum) = (0.0, 0.0);
+    for (w, v) in window.iter().enumerate() {
+        let v = v.to_f64();
+        sub += v;
+        sum += v * (w + 1) as f64;
+    }
+    (sub, sum)
+}
+
+/// Allocating form of [`wma_into`].
+pub fn wma<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    wma_into(real, period, &mut out)?;
+    Ok(out)
+}
 ma_batch!(
     /// TA-Lib `DEMA`: `2 EMA - EMA(EMA)`. Lookback `2 (period - 1)`.
     dema_into, dema, Dema
@@ -79,11 +153,63 @@ ma_batch!(
     /// TA-Lib `TEMA`: `3 EMA - 3 EMA(EMA) + EMA(EMA(EMA))`. Lookback `3 (period - 1)`.
     tema_into, tema, Tema
 );
-ma_batch!(
-    /// TA-Lib `KAMA` (Kaufman adaptive MA, fast 2 / slow 30 fixed as in TA-Lib). Lookback
-    /// `period`.
-    kama_into, kama, Kama
-);
+/// TA-Lib `KAMA` (Kaufman adaptive MA, fast 2 / slow 30 fixed as in TA-Lib). Lookback
+/// `period`; period 1 is a copy.
+///
+/// The slice form of [`Kama`]: the same operations in the same order, reading the window's
+/// ends straight from the input instead of a ring buffer.
+pub fn kama_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    check_len("out", out.len(), real.len())?;
+    if period == 1 {
+        return run_real(Kama::new(period)?, real, out);
+    }
+    let Some(b) = warm_up(&[real], period, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b + period..];
+    let v = |i: usize| x[i].to_f64();
+    let (mut sum_roc1, mut null_run) = (0.0, 0usize);
+    for k in 1..=period {
+        let change = v(k - 1) - v(k);
+        sum_roc1 += change.abs();
+        null_run = if change == 0.0 { null_run + 1 } else { 0 };
+    }
+    let kama = kama_step(v(period - 1), v(period), v(period) - v(0), sum_roc1);
+    out[0] = kama;
+    fast_path(
+        #[inline(always)]
+        move || {
+            let (mut kama, mut sum_roc1, mut null_run) = (kama, sum_roc1, null_run);
+            let ends = x[period + 1..].iter().zip(&x[period..]);
+            let trailing = x[1..].iter().zip(x);
+            for (o, ((cur, prev), (old, older))) in out[1..].iter_mut().zip(ends.zip(trailing)) {
+                let (cur, prev) = (cur.to_f64(), prev.to_f64());
+                let (old, older) = (old.to_f64(), older.to_f64());
+                let period_roc = cur - old;
+                sum_roc1 -= (older - old).abs();
+                sum_roc1 += (cur - prev).abs();
+                null_run = if cur - prev == 0.0 { null_run + 1 } else { 0 };
+                if null_run >= period {
+                    // TA-Lib 0.8: `period` flat bars reset the sum of changes to exactly 0.
+                    null_run = period;
+                    sum_roc1 = 0.0;
+                }
+                kama = kama_step(kama, cur, period_roc, sum_roc1);
+                *o = kama;
+            }
+        },
+    );
+    Ok(())
+}
+
+/// Allocating form of [`kama_into`].
+pub fn kama<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    kama_into(real, period, &mut out)?;
+    Ok(out)
+}
 
 /// Output buffers for [`bbands_into`].
 pub struct BbandsOut<'a> {
@@ -111,11 +237,13 @@ pub fn bbands_into<T: Real>(
     if matype == MaType::Sma {
         // TA-Lib's fused SMA path, on the slice: SMA running total and running variance
         // in one pass, the same operations as the streaming form.
-        out.upper.fill(f64::NAN);
-        out.middle.fill(f64::NAN);
-        out.lower.fill(f64::NAN);
         let b = first_valid_row(&[real], n).min(n);
         let x = &real[b..];
+        // Only the warm-up needs NaN: `running_variance` writes every later row.
+        let warm = if x.len() < period { n } else { b + period - 1 };
+        out.upper[..warm].fill(f64::NAN);
+        out.middle[..warm].fill(f64::NAN);
+        out.lower[..warm].fill(f64::NAN);
         if x.len() < period {
             return Ok(());
         }

@@ -298,6 +298,22 @@ pub(crate) struct KamaCore {
 
 const KAMA_CONST_MAX: f64 = 2.0 / (30.0 + 1.0);
 
+/// One KAMA step: the efficiency ratio of `period_roc` over the sum of one-bar changes
+/// sets the smoothing constant between the 2- and 30-bar EMA factors.
+#[inline(always)]
+pub(crate) fn kama_step(kama: f64, x: f64, period_roc: f64, sum_roc1: f64) -> f64 {
+    let const_diff = 2.0 / (2.0 + 1.0) - KAMA_CONST_MAX;
+    let er = if sum_roc1 <= 0.0 || sum_roc1 <= period_roc {
+        1.0
+    } else {
+        (period_roc / sum_roc1).abs()
+    };
+    // Both multiply-adds are fused in TA-Lib's compiled library.
+    let mut sc = er.mul_add(const_diff, KAMA_CONST_MAX);
+    sc *= sc;
+    (x - kama).mul_add(sc, kama)
+}
+
 impl KamaCore {
     pub(crate) fn new(period: usize) -> KamaCore {
         KamaCore {
@@ -313,16 +329,7 @@ impl KamaCore {
 
     #[inline(always)]
     fn smooth(&mut self, x: f64, period_roc: f64) -> f64 {
-        let const_diff = 2.0 / (2.0 + 1.0) - KAMA_CONST_MAX;
-        let er = if self.sum_roc1 <= 0.0 || self.sum_roc1 <= period_roc {
-            1.0
-        } else {
-            (period_roc / self.sum_roc1).abs()
-        };
-        // Both multiply-adds are fused in TA-Lib's compiled library.
-        let mut sc = er.mul_add(const_diff, KAMA_CONST_MAX);
-        sc *= sc;
-        self.kama = (x - self.kama).mul_add(sc, self.kama);
+        self.kama = kama_step(self.kama, x, period_roc, self.sum_roc1);
         self.kama
     }
 
@@ -531,12 +538,7 @@ impl RsiCore {
 
     #[inline(always)]
     fn value(&self) -> f64 {
-        let total = self.gain + self.loss;
-        if total > 0.0 {
-            100.0 * (self.gain / total)
-        } else {
-            0.0
-        }
+        rsi_value(self.gain, self.loss)
     }
 
     #[inline(always)]
@@ -572,6 +574,17 @@ impl RsiCore {
         self.loss *= self.inv;
         self.gain *= self.inv;
         Some(self.value())
+    }
+}
+
+/// RSI from the average gain and loss; a non-positive (or NaN) total reads 0, as in TA-Lib.
+#[inline(always)]
+pub(crate) fn rsi_value(gain: f64, loss: f64) -> f64 {
+    let total = gain + loss;
+    if total > 0.0 {
+        100.0 * (gain / total)
+    } else {
+        0.0
     }
 }
 
@@ -1339,8 +1352,8 @@ real_stream!(
     Tema, TemaCore, 3 * (p - 1), |p| 1
 );
 real_stream!(
-    /// Streaming KAMA (TA-Lib `KAMA`).
-    Kama, KamaCore, p, |p| 1
+    /// Streaming KAMA (TA-Lib `KAMA`; period 1 is a copy, lookback 0).
+    Kama, KamaCore, if p == 1 { 0 } else { p }, |p| 1
 );
 real_stream!(
     /// Streaming RSI (TA-Lib `RSI`).

@@ -1,34 +1,10 @@
 //! Volatility and dispersion: TRANGE, ATR, NATR (TA-Lib's volatility group) and STDDEV
 //! (TA-Lib's statistic group, here because it measures dispersion).
 
-use super::stream::{stddev_value, Atr, Natr, Trange};
-use super::{check_len, check_period, common_len, first_valid_row, run_bars, Cols, Real, TaError};
-
-fn hlc_into<T: Real, S>(
-    state: S,
-    high: &[T],
-    low: &[T],
-    close: &[T],
-    out: &mut [f64],
-) -> Result<(), TaError>
-where
-    S: super::stream::Indicator<Input = super::Bar, Output = f64>,
-{
-    let n = common_len(&[
-        ("high", high.len()),
-        ("low", low.len()),
-        ("close", close.len()),
-        ("out", out.len()),
-    ])?;
-    let cols = Cols {
-        high,
-        low,
-        close,
-        volume: &[],
-    };
-    run_bars(state, cols, n, |i, v| out[i] = v);
-    Ok(())
-}
+use super::stream::{natr_value, stddev_value, true_range};
+#[cfg(doc)]
+use super::stream::{Atr, Natr};
+use super::{check_len, check_period, common_len, fast_path, warm_up, Real, TaError};
 
 /// Allocating driver for one-output HLC kernels.
 pub(crate) fn alloc_hlc<T: Real>(
@@ -54,7 +30,20 @@ pub fn trange_into<T: Real>(
     close: &[T],
     out: &mut [f64],
 ) -> Result<(), TaError> {
-    hlc_into(Trange::new(), high, low, close, out)
+    common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let Some(b) = warm_up(&[high, low, close], 1, out) else {
+        return Ok(());
+    };
+    let (h, l, c) = (&high[b + 1..], &low[b + 1..], &close[b..]);
+    for (o, ((h, l), prev)) in out[b + 1..].iter_mut().zip(h.iter().zip(l).zip(c)) {
+        *o = true_range(h.to_f64(), l.to_f64(), prev.to_f64());
+    }
+    Ok(())
 }
 
 /// Allocating form of [`trange_into`].
@@ -71,7 +60,56 @@ pub fn atr_into<T: Real>(
     period: usize,
     out: &mut [f64],
 ) -> Result<(), TaError> {
-    hlc_into(Atr::new(period)?, high, low, close, out)
+    atr_slice(high, low, close, period, out, |atr, _| atr)
+}
+
+/// The slice form of [`Atr`] / [`Natr`]: the same operations in the same order, with no
+/// per-bar warm-up or NaN-gate branch; `finish(atr, close)` makes the output.
+fn atr_slice<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+    finish: impl Fn(f64, f64) -> f64,
+) -> Result<(), TaError> {
+    check_period("timeperiod", period, 1)?;
+    common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let Some(b) = warm_up(&[high, low, close], period, out) else {
+        return Ok(());
+    };
+    let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
+    let out = &mut out[b + period..];
+    let tr = |i: usize| true_range(h[i].to_f64(), l[i].to_f64(), c[i - 1].to_f64());
+    let mut sum = 0.0;
+    for i in 1..=period {
+        sum += tr(i);
+    }
+    let prev = sum / period as f64;
+    out[0] = finish(prev, c[period].to_f64());
+    let beta = (period - 1) as f64 / period as f64;
+    let alpha = 1.0 - beta;
+    // `move`: the running value must live in a register, not behind a captured reference
+    // that every output store might alias.
+    fast_path(
+        #[inline(always)]
+        move || {
+            let mut prev = prev;
+            let bars = h[period + 1..].iter().zip(&l[period + 1..]);
+            let closes = c[period + 1..].iter().zip(&c[period..]);
+            for (o, ((h, l), (close, prev_close))) in out[1..].iter_mut().zip(bars.zip(closes)) {
+                let tr = true_range(h.to_f64(), l.to_f64(), prev_close.to_f64());
+                prev = beta.mul_add(prev, alpha * tr);
+                *o = finish(prev, close.to_f64());
+            }
+        },
+    );
+    Ok(())
 }
 
 /// Allocating form of [`atr_into`].
@@ -93,7 +131,11 @@ pub fn natr_into<T: Real>(
     period: usize,
     out: &mut [f64],
 ) -> Result<(), TaError> {
-    hlc_into(Natr::new(period)?, high, low, close, out)
+    if period <= 1 {
+        // TA-Lib's NATR at period 1 is the true range, unnormalised.
+        return atr_slice(high, low, close, period, out, |atr, _| atr);
+    }
+    atr_slice(high, low, close, period, out, natr_value)
 }
 
 /// Allocating form of [`natr_into`].
@@ -117,10 +159,11 @@ pub fn stddev_into<T: Real>(
 ) -> Result<(), TaError> {
     check_period("timeperiod", period, 2)?;
     check_len("out", out.len(), real.len())?;
-    out.fill(f64::NAN);
-    let b = first_valid_row(&[real], real.len());
-    let x = &real[b.min(real.len())..];
-    let out = &mut out[b.min(real.len())..];
+    let Some(b) = warm_up(&[real], period - 1, out) else {
+        return Ok(());
+    };
+    let x = &real[b..];
+    let out = &mut out[b..];
     running_variance(x, period, |i, var| out[i] = stddev_value(var, nbdev));
     Ok(())
 }

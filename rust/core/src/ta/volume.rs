@@ -27,13 +27,28 @@ pub fn obv_into<T: Real>(close: &[T], volume: &[T], out: &mut [f64]) -> Result<(
         out[b] = Obv::step(&mut prev, close[b].to_f64(), volume[b].to_f64());
         return Ok(());
     }
-    let cols = Cols {
-        high: &[],
-        low: &[],
-        close,
-        volume,
-    };
-    run_bars(Obv::new(), cols, n, |i, v| out[i] = v);
+    // The slice form of `Obv`: no NaN gate per bar, and the up/down/flat choice as a select
+    // rather than a branch (`obv - (-v)` is `obv + v` bit for bit; `obv - 0.0` is `obv`).
+    out[..b].fill(f64::NAN);
+    let mut obv = volume[b].to_f64();
+    let mut prev = close[b].to_f64();
+    out[b] = obv;
+    for (o, (c, v)) in out[b + 1..]
+        .iter_mut()
+        .zip(close[b + 1..].iter().zip(&volume[b + 1..]))
+    {
+        let (c, v) = (c.to_f64(), v.to_f64());
+        let step = if c > prev {
+            -v
+        } else if c < prev {
+            v
+        } else {
+            0.0
+        };
+        obv -= step;
+        prev = c;
+        *o = obv;
+    }
     Ok(())
 }
 
