@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod book;
 mod bus;
 mod errors;
 mod event;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     system::register(m)?;
     bus::register(m)?;
     feed::register(m)?;
+    book::register(m)?;
     Ok(())
 }
