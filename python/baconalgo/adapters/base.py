@@ -25,7 +25,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from baconalgo._core import Bus, now_ns
-from baconalgo.errors import FeedError
+from baconalgo.errors import BusClosed, FeedError
 from baconalgo.feed import Decoder
 
 log = logging.getLogger(__name__)
@@ -358,7 +358,12 @@ class WebsocketAdapter(ABC):
             self.on_control(data)
             return
         if self.bus is not None:
-            self.bus.publish_batch(batch)
+            try:
+                self.bus.publish_batch(batch)
+            except BusClosed:
+                log.info("bus closed: adapter stopping", extra={"venue": self.venue})
+                self.stop()
+                return
         self.counters.events += len(batch)
         self.on_batch(batch, data)
 
