@@ -431,7 +431,7 @@ fn checked_timeout(timeout: f64) -> PyResult<Duration> {
 }
 
 /// The argument as a 1-D `EVENT_DTYPE` array, or a TypeError/ValueError naming it.
-fn events_array<'py>(
+pub fn events_array<'py>(
     obj: &Bound<'py, PyAny>,
     what: &str,
 ) -> PyResult<Bound<'py, PyArray1<PyEvent>>> {

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod bars;
+mod book;
 mod bus;
 mod errors;
 mod event;
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bars::register(m)?;
     feed::register(m)?;
     ta::register(m)?;
+    book::register(m)?;
     Ok(())
 }

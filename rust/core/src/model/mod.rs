@@ -11,6 +11,7 @@ pub mod time;
 pub use bar::Bar;
 pub use book_check::{decimal_places, BookCheck};
 pub use event::{
-    flags, validate_batch, Event, EventKind, InvalidEvent, Side, EVENT_FIELDS, EVENT_SIZE,
+    flags, split_messages, validate_batch, Event, EventKind, InvalidEvent, Side, EVENT_FIELDS,
+    EVENT_SIZE,
 };
 pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};
