@@ -8,8 +8,30 @@ from __future__ import annotations
 from baconalgo._core import __version__, cpu_features, now_ns
 from baconalgo.bus import EVENT_DTYPE, HANDLERS, Bus, EventKind, Side, events
 from baconalgo.config import Config, load_config
-from baconalgo.errors import BaconAlgoError, BusClosed, BusError, BusFull, ConfigError, FeedError
+from baconalgo.errors import (
+    BaconAlgoError,
+    BusClosed,
+    BusError,
+    BusFull,
+    ConfigError,
+    FeedError,
+    ResetRefused,
+    RiskError,
+    RiskInputError,
+    RiskLimitsError,
+    RiskRejected,
+)
 from baconalgo.feed import BinanceDecoder
+from baconalgo.risk import (
+    CheckResult,
+    InstrumentLimits,
+    InstrumentSpec,
+    Order,
+    RejectReason,
+    RiskEngine,
+    RiskLimits,
+    TradingState,
+)
 
 __all__ = [
     "EVENT_DTYPE",
@@ -20,11 +42,24 @@ __all__ = [
     "BusClosed",
     "BusError",
     "BusFull",
+    "CheckResult",
     "Config",
     "ConfigError",
     "EventKind",
     "FeedError",
+    "InstrumentLimits",
+    "InstrumentSpec",
+    "Order",
+    "RejectReason",
+    "ResetRefused",
+    "RiskEngine",
+    "RiskError",
+    "RiskInputError",
+    "RiskLimits",
+    "RiskLimitsError",
+    "RiskRejected",
     "Side",
+    "TradingState",
     "__version__",
     "cpu_features",
     "events",

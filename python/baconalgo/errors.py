@@ -6,11 +6,34 @@ are raised from Python and name the offending key.
 
 from __future__ import annotations
 
-from baconalgo._core import BaconAlgoError, BusClosed, BusError, BusFull, FeedError
+from baconalgo._core import (
+    BaconAlgoError,
+    BusClosed,
+    BusError,
+    BusFull,
+    FeedError,
+    ResetRefused,
+    RiskError,
+    RiskInputError,
+    RiskLimitsError,
+    RiskRejected,
+)
 
 
 class ConfigError(BaconAlgoError, ValueError):
     """A configuration value is missing or invalid; the message names the key."""
 
 
-__all__ = ["BaconAlgoError", "BusClosed", "BusError", "BusFull", "ConfigError", "FeedError"]
+__all__ = [
+    "BaconAlgoError",
+    "BusClosed",
+    "BusError",
+    "BusFull",
+    "ConfigError",
+    "FeedError",
+    "ResetRefused",
+    "RiskError",
+    "RiskInputError",
+    "RiskLimitsError",
+    "RiskRejected",
+]

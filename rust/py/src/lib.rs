@@ -7,6 +7,7 @@ mod bus;
 mod errors;
 mod event;
 mod feed;
+mod risk;
 mod system;
 
 #[global_allocator]
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     system::register(m)?;
     bus::register(m)?;
     feed::register(m)?;
+    risk::register(m)?;
     Ok(())
 }
