@@ -4,14 +4,26 @@ variables, validated at load with errors that name the key."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from baconalgo.errors import ConfigError
+from baconalgo.errors import ConfigError, RiskLimitsError
+
+if TYPE_CHECKING:
+    from baconalgo.risk import InstrumentSpec, RiskEngine, RiskLimits
 
 ENV_PREFIX = "BACONALGO__"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,10 +96,252 @@ class ReplayConfig(_Section):
     )
 
 
+class _RiskSection(BaseModel):
+    # NaN and infinities are refused at load: a limit must never switch a check off.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+_U32 = 2**32 - 1
+_I64 = 2**63 - 1
+Action = Literal["reducing", "halted"]
+
+
+class RiskThrottleConfig(_RiskSection):
+    max_orders: int = Field(ge=0, le=_U32)
+    window_seconds: float = Field(ge=0)
+
+
+class RiskRateBreakerConfig(_RiskSection):
+    max_events: int = Field(ge=0, le=_U32)
+    window_seconds: float = Field(ge=0)
+    action: Action = "halted"
+
+
+class RiskVolatilityConfig(_RiskSection):
+    max_move_frac: float
+    window_seconds: float = Field(ge=0)
+    action: Action = "halted"
+
+
+class RiskBreakersConfig(_RiskSection):
+    max_drawdown_frac: float | None = None
+    drawdown_action: Action = "halted"
+    max_daily_loss: float | None = None
+    daily_loss_action: Action = "reducing"
+    day_start_offset_seconds: float = Field(default=0.0, ge=0)
+    volatility: RiskVolatilityConfig | None = None
+    reject_rate: RiskRateBreakerConfig | None = None
+    error_rate: RiskRateBreakerConfig | None = None
+    stale_data_seconds: float | None = Field(default=None, ge=0)
+    stale_data_action: Action = "halted"
+
+
+class RiskInstrumentConfig(_RiskSection):
+    """One instrument's limits in its own units (prices in quote currency, quantities in
+    the base asset or contracts), converted exactly to ticks and lots."""
+
+    tick: Decimal = Field(gt=0)
+    lot: Decimal = Field(gt=0)
+    multiplier: Decimal = Field(default=Decimal(1), gt=0)
+    venue: int = Field(default=0, ge=0, le=255)
+    max_order_qty: Decimal
+    min_order_qty: Decimal | None = None
+    max_position_qty: Decimal
+    max_notional: float
+    min_notional: float = 0.0
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    price_band_bps: float = 500.0
+
+
+# Core limit names -> config key names (see RiskConfig.config_key).
+_INSTRUMENT_KEYS = {
+    "min_price_ticks": "min_price",
+    "max_price_ticks": "max_price",
+    "min_qty_lots": "min_order_qty",
+    "max_qty_lots": "max_order_qty",
+    "max_position_lots": "max_position_qty",
+    "min_notional_quote": "min_notional",
+    "max_notional_quote": "max_notional",
+}
+
+
+class RiskConfig(_RiskSection):
+    """The ``[risk]`` section: account limits, breakers and ``[risk.instruments.SYMBOL]``
+    tables, in config units (seconds, quote currency, instrument units). Instrument
+    ``i`` of the engine is the ``i``-th table; symbols are upper-cased."""
+
+    starting_equity: float
+    max_gross_exposure: float
+    max_net_exposure: float
+    max_open_orders: int = Field(default=1000, ge=0, le=_U32)
+    strategy_count: int = Field(default=1, ge=0, le=2**16 - 1)
+    strategy_throttle: RiskThrottleConfig | None = None
+    venue_throttle: RiskThrottleConfig | None = None
+    max_reference_age_seconds: float = Field(default=5.0, ge=0)
+    self_trade_prevention: bool = True
+    duplicate_id_memory: int = Field(default=65536, ge=0, le=_U32)
+    breakers: RiskBreakersConfig = Field(default_factory=RiskBreakersConfig)
+    instruments: dict[str, RiskInstrumentConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_symbols(cls, data: Any) -> Any:
+        """Environment keys arrive lower-cased (``BACONALGO__RISK__INSTRUMENTS__BTCUSDT__...``
+        -> ``btcusdt``): merge them into the file's table of the same symbol."""
+        if not isinstance(data, dict) or not isinstance(data.get("instruments"), dict):
+            return data
+        merged: dict[str, Any] = {}
+        for symbol, table in data["instruments"].items():
+            key = str(symbol).upper()
+            if isinstance(table, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **table}
+            else:
+                merged[key] = table
+        return {**data, "instruments": merged}
+
+    @model_validator(mode="after")
+    def _core_rules(self) -> RiskConfig:
+        """Converts to the engine's limits and checks them with the engine's own rules, so
+        a config that loads is one the engine takes."""
+        try:
+            self.limits().validate()
+        except RiskLimitsError as e:
+            raise ValueError(
+                f"{self.config_key(e.field)}: {e.rule} (engine limit {e.field} = {e.value})"
+            ) from None
+        return self
+
+    def symbols(self) -> list[str]:
+        return list(self.instruments)
+
+    def config_key(self, field: str) -> str:
+        """The config key of a core limits field: ``instruments[0].max_qty_lots`` ->
+        ``risk.instruments.BTCUSDT.max_order_qty``."""
+        m = re.fullmatch(r"instruments\[(\d+)\]\.(\w+)", field)
+        if m:
+            symbols = self.symbols()
+            i = int(m.group(1))
+            symbol = symbols[i] if i < len(symbols) else m.group(1)
+            name = _INSTRUMENT_KEYS.get(m.group(2), m.group(2))
+            return f"risk.instruments.{symbol}.{name}"
+        parts = []
+        for part in field.split("."):
+            part = re.sub(r"_ns$", "_seconds", part)
+            part = re.sub(r"_quote$", "", part)
+            parts.append(part)
+        return "risk." + ".".join(parts)
+
+    def instrument_specs(self) -> list[InstrumentSpec]:
+        from baconalgo.risk import InstrumentSpec
+
+        return [
+            InstrumentSpec(float(i.tick * i.lot * i.multiplier), i.venue)
+            for i in self.instruments.values()
+        ]
+
+    def limits(self) -> RiskLimits:
+        """The engine's limits (ticks, lots, nanoseconds, quote currency)."""
+        from baconalgo.risk import (
+            BreakerLimits,
+            InstrumentLimits,
+            RateBreaker,
+            RiskLimits,
+            Throttle,
+            TradingState,
+            VolatilityHalt,
+        )
+
+        def action(a: Action) -> TradingState:
+            return TradingState.HALTED if a == "halted" else TradingState.REDUCING
+
+        def throttle(t: RiskThrottleConfig | None) -> Throttle | None:
+            return None if t is None else Throttle(t.max_orders, _ns(t.window_seconds))
+
+        def rate(r: RiskRateBreakerConfig | None) -> RateBreaker | None:
+            if r is None:
+                return None
+            return RateBreaker(r.max_events, _ns(r.window_seconds), action(r.action))
+
+        instruments = []
+        for symbol, i in self.instruments.items():
+            key = f"risk.instruments.{symbol}"
+            instruments.append(
+                InstrumentLimits(
+                    max_qty_lots=_steps(i.max_order_qty, i.lot, f"{key}.max_order_qty", "lot"),
+                    max_notional_quote=i.max_notional,
+                    max_position_lots=_steps(
+                        i.max_position_qty, i.lot, f"{key}.max_position_qty", "lot"
+                    ),
+                    min_qty_lots=1
+                    if i.min_order_qty is None
+                    else _steps(i.min_order_qty, i.lot, f"{key}.min_order_qty", "lot"),
+                    min_notional_quote=i.min_notional,
+                    min_price_ticks=1
+                    if i.min_price is None
+                    else _steps(i.min_price, i.tick, f"{key}.min_price", "tick"),
+                    max_price_ticks=_I64
+                    if i.max_price is None
+                    else _steps(i.max_price, i.tick, f"{key}.max_price", "tick"),
+                    price_band_bps=i.price_band_bps,
+                )
+            )
+        b = self.breakers
+        v = b.volatility
+        return RiskLimits(
+            instruments=tuple(instruments),
+            max_gross_exposure_quote=self.max_gross_exposure,
+            max_net_exposure_quote=self.max_net_exposure,
+            max_open_orders=self.max_open_orders,
+            strategy_count=self.strategy_count,
+            strategy_throttle=throttle(self.strategy_throttle),
+            venue_throttle=throttle(self.venue_throttle),
+            max_reference_age_ns=_ns(self.max_reference_age_seconds),
+            self_trade_prevention=self.self_trade_prevention,
+            duplicate_id_memory=self.duplicate_id_memory,
+            breakers=BreakerLimits(
+                max_drawdown_frac=b.max_drawdown_frac,
+                drawdown_action=action(b.drawdown_action),
+                max_daily_loss_quote=b.max_daily_loss,
+                daily_loss_action=action(b.daily_loss_action),
+                day_start_offset_ns=_ns(b.day_start_offset_seconds),
+                volatility=None
+                if v is None
+                else VolatilityHalt(v.max_move_frac, _ns(v.window_seconds), action(v.action)),
+                reject_rate=rate(b.reject_rate),
+                error_rate=rate(b.error_rate),
+                stale_data_ns=None if b.stale_data_seconds is None else _ns(b.stale_data_seconds),
+                stale_data_action=action(b.stale_data_action),
+            ),
+        )
+
+    def build_engine(self) -> RiskEngine:
+        """A risk engine with these instruments, limits and starting equity."""
+        from baconalgo.risk import RiskEngine
+
+        return RiskEngine(self.instrument_specs(), self.limits(), self.starting_equity)
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * 1_000_000_000)
+
+
+def _steps(value: Decimal, step: Decimal, key: str, unit: str) -> int:
+    """``value`` as a whole number of ``step``s, or a ValueError naming ``key``."""
+    n = value / step
+    if n != n.to_integral_value():
+        raise ValueError(f"{key} = {value}: not a whole number of {unit}s ({unit} {step})")
+    if abs(n) > _I64:
+        raise ValueError(f"{key} = {value}: too large ({n} {unit}s)")
+    return int(n)
+
+
 class Config(_Section):
     bus: BusConfig = Field(default_factory=BusConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
+    # No [risk] section: no risk engine.
+    risk: RiskConfig | None = None
 
     def summary(self) -> dict[str, Any]:
         """The configuration as plain data with anything secret-looking redacted."""
@@ -154,5 +408,10 @@ def load_config(
         problems = []
         for err in e.errors():
             key = ".".join(str(part) for part in err["loc"])
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "value_error" and msg.startswith(f"{key}."):
+                # A section-level rule whose message names the full key already.
+                problems.append(msg)
+            else:
+                problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

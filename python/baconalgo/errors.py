@@ -6,7 +6,19 @@ are raised from Python and name the offending key.
 
 from __future__ import annotations
 
-from baconalgo._core import BaconAlgoError, BusClosed, BusError, BusFull, FeedError, TaError
+from baconalgo._core import (
+    BaconAlgoError,
+    BusClosed,
+    BusError,
+    BusFull,
+    FeedError,
+    ResetRefused,
+    RiskError,
+    RiskInputError,
+    RiskLimitsError,
+    RiskRejected,
+    TaError,
+)
 
 
 class ConfigError(BaconAlgoError, ValueError):
@@ -20,5 +32,10 @@ __all__ = [
     "BusFull",
     "ConfigError",
     "FeedError",
+    "ResetRefused",
+    "RiskError",
+    "RiskInputError",
+    "RiskLimitsError",
+    "RiskRejected",
     "TaError",
 ]

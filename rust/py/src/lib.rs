@@ -9,6 +9,7 @@ mod bus;
 mod errors;
 mod event;
 mod feed;
+mod risk;
 mod scan;
 mod signal;
 mod system;
@@ -30,5 +31,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     feed::register(m)?;
     ta::register(m)?;
     book::register(m)?;
+    risk::register(m)?;
     Ok(())
 }
