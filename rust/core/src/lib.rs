@@ -8,3 +8,4 @@ pub mod feed;
 pub mod model;
 pub mod risk;
 pub mod ta;
+pub mod venue;

@@ -1,14 +1,17 @@
 //! The platform's shared vocabulary: the common bus event and its enumerations, and the
-//! instruments whose tick and lot grids give prices and quantities their integer form.
+//! instruments whose tick and lot grids give prices and quantities their integer form, and
+//! the orders and fills that `risk`, `venue` and `backtest` all speak.
 //! Every other domain depends on `model`, never sideways on a sibling.
 
 pub mod book_check;
 pub mod event;
 pub mod fixed;
+pub mod order;
 pub mod time;
 
 pub use book_check::{decimal_places, BookCheck};
 pub use event::{
     flags, validate_batch, Event, EventKind, InvalidEvent, Side, EVENT_FIELDS, EVENT_SIZE,
 };
+pub use order::{Fill, OrderRequest, OrderType, TimeInForce};
 pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};
