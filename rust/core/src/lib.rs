@@ -1,6 +1,7 @@
 //! BaconAlgo's core: pure Rust, no Python. One module per domain; the PyO3 bindings in
 //! `rust/py` only convert types, map errors and release the GIL.
 
+pub mod backtest;
 pub mod book;
 pub mod bus;
 pub mod cpu;
