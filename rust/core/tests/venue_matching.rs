@@ -319,7 +319,10 @@ fn cancel_removes_the_order_and_its_level() {
     assert_eq!(e.open_orders(), 0);
 }
 
-fn stp_run(mode: StpMode) -> (Vec<(u64, ExecKind, Option<VenueReason>)>, Vec<(i64, i64)>) {
+/// (client id, kind, reason) of each report.
+type Outcome = Vec<(u64, ExecKind, Option<VenueReason>)>;
+
+fn stp_run(mode: StpMode) -> (Outcome, Vec<(i64, i64)>) {
     let mut e = engine(mode, 16);
     let mut out = Vec::new();
     // Owner 7 rests 3 @ 100 behind nobody; owner 8 rests 3 @ 100 behind it.

@@ -317,7 +317,7 @@ fn sell(
         let long_size = s.position.max(0.0);
         let long_cash = long_size * adj_price * (1.0 - fees);
         let total_free_cash = add(s.free_cash, long_cash);
-        let max_size_limit = if total_free_cash <= 0.0 {
+        if total_free_cash <= 0.0 {
             if s.position <= 0.0 {
                 return None;
             }
@@ -329,8 +329,7 @@ fn sell(
                 return None;
             }
             m
-        };
-        max_size_limit
+        }
     } else {
         size
     };
@@ -437,7 +436,7 @@ fn execute(
     price: f64,
     cfg: &PortfolioConfig,
 ) -> Option<(State, Order)> {
-    if price.is_nan() || !(price > 0.0) {
+    if price.is_nan() || price <= 0.0 {
         return None;
     }
     let z = |x: f64| if is_close(x, 0.0) { 0.0 } else { x };
@@ -690,8 +689,8 @@ pub fn exit_trades(orders: &[Order], last_idx: usize, last_close: f64) -> Vec<Tr
     }
     if in_position && -size_sum < 0.0 && !is_close(-size_sum, 0.0) {
         let entry_price = gross_sum / size_sum;
-        // vectorbt's size fraction of an open trade is size / size (exactly 1).
-        let entry_fees = size_sum / size_sum * fees_sum;
+        // vectorbt scales the fees by size / size, exactly 1 in IEEE arithmetic.
+        let entry_fees = fees_sum;
         push(
             &mut trades,
             size_sum,
