@@ -13,5 +13,5 @@ pub use book_check::{decimal_places, BookCheck};
 pub use event::{
     flags, validate_batch, Event, EventKind, InvalidEvent, Side, EVENT_FIELDS, EVENT_SIZE,
 };
-pub use order::{Fill, OrderRequest, OrderType, TimeInForce};
 pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};
+pub use order::{Fill, OrderRequest, OrderType, TimeInForce};

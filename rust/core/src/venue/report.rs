@@ -30,7 +30,6 @@ impl ExecKind {
             _ => None,
         }
     }
-
 }
 
 /// Which side of a trade the order was on.

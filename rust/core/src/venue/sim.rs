@@ -329,7 +329,9 @@ impl MarketSim {
         trade_id: u64,
     ) {
         self.report_seq += 1;
-        let recv = self.now_ns.saturating_add(self.config.latency.response_ns());
+        let recv = self
+            .now_ns
+            .saturating_add(self.config.latency.response_ns());
         out.push(ExecReport {
             kind,
             client_order_id: o.client_order_id,
