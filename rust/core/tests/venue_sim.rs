@@ -301,3 +301,139 @@ fn recorded_market_replay_fills_deterministically_and_risk_averse_fills_least() 
         assert!(r.cum_qty_lots <= 5);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The event-driven loop over market data (`backtest::run_market`).
+
+use baconalgo_core::backtest::{run_market, MarketContext, MarketStrategy};
+
+/// Buys 2 lots at market on the first trade it sees.
+struct BuyOnFirstTrade {
+    seen_at: Option<u64>,
+}
+
+impl MarketStrategy for BuyOnFirstTrade {
+    fn on_market(&mut self, ctx: &mut MarketContext<'_>, e: &Event) {
+        if e.kind == EventKind::Trade as u8 && self.seen_at.is_none() {
+            self.seen_at = Some(ctx.now_ns());
+            ctx.submit(Side::Buy, OrderType::Market, 0, 2, TimeInForce::Ioc);
+        }
+    }
+}
+
+#[test]
+fn strategy_sees_data_late_and_its_order_meets_the_book_of_its_arrival() {
+    let lat = LatencyModel::Constant {
+        order_ns: 10,
+        response_ns: 3,
+        market_data_ns: 5,
+    };
+    let mut s = sim(QueueModel::RiskAverse, lat);
+    let events = [
+        delta(0, Side::Sell, 101, 5),
+        delta(0, Side::Buy, 99, 5),
+        trade(100, Side::Buy, 101, 1),
+        // The 101 ask goes and 103 appears before our order arrives (at 115).
+        delta(112, Side::Sell, 101, 0),
+        delta(112, Side::Sell, 103, 5),
+        delta(200, Side::Buy, 99, 6),
+    ];
+    let mut strat = BuyOnFirstTrade { seen_at: None };
+    let res = run_market(&events, &mut s, 0, &mut strat);
+    assert_eq!(
+        strat.seen_at,
+        Some(105),
+        "trade at 100 + 5 ns of market-data latency"
+    );
+    let fills: Vec<_> = res.reports.iter().filter(|r| r.is_fill()).collect();
+    assert_eq!(fills.len(), 1);
+    assert_eq!((fills[0].price_ticks, fills[0].last_qty_lots), (103, 2));
+    assert_eq!((fills[0].ts_event_ns, fills[0].ts_recv_ns), (115, 118));
+    assert_eq!(res.position_lots, 2);
+    assert_eq!(res.events_delivered, events.len());
+}
+
+/// Joins the best bid with 5 lots whenever flat with nothing working, sells at market
+/// when filled.
+struct JoinBid {
+    working: Option<u64>,
+    events: usize,
+}
+
+impl MarketStrategy for JoinBid {
+    fn on_market(&mut self, ctx: &mut MarketContext<'_>, _e: &Event) {
+        self.events += 1;
+        if self.working.is_none() && ctx.position_lots() == 0 && self.events % 200 == 0 {
+            if let Some(b) = ctx.book().best_bid() {
+                let id = ctx.submit(
+                    Side::Buy,
+                    OrderType::Limit,
+                    b.price_ticks,
+                    5,
+                    TimeInForce::Gtc,
+                );
+                self.working = Some(id);
+            }
+        }
+    }
+
+    fn on_report(&mut self, ctx: &mut MarketContext<'_>, r: &ExecReport) {
+        if Some(r.client_order_id) == self.working && r.is_final() {
+            self.working = None;
+            if r.cum_qty_lots > 0 {
+                ctx.submit(
+                    Side::Sell,
+                    OrderType::Market,
+                    0,
+                    r.cum_qty_lots,
+                    TimeInForce::Ioc,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn market_replay_with_recorded_latencies_is_deterministic_and_causal() {
+    let events = binance_events();
+    let run = |seed| {
+        let lat = LatencyModel::recorded(
+            vec![300_000, 1_000_000, 5_000_000],
+            vec![200_000, 2_000_000],
+            seed,
+        )
+        .unwrap();
+        let mut s = sim(QueueModel::Probabilistic(QueueShape::Power(2.0)), lat);
+        let mut strat = JoinBid {
+            working: None,
+            events: 0,
+        };
+        run_market(&events, &mut s, 0, &mut strat)
+    };
+    let a = run(11);
+    assert_eq!(a, run(11), "same seed, same run");
+    let buys: i64 = a
+        .reports
+        .iter()
+        .filter(|r| r.is_fill() && r.side == Side::Buy)
+        .map(|r| r.last_qty_lots)
+        .sum();
+    let sells: i64 = a
+        .reports
+        .iter()
+        .filter(|r| r.is_fill() && r.side == Side::Sell)
+        .map(|r| r.last_qty_lots)
+        .sum();
+    assert!(buys > 0, "some passive bids were filled");
+    assert_eq!(a.position_lots, buys - sells);
+    // Strategy time never goes backwards, and no report is seen before it was sent back.
+    assert!(a.received_ns.windows(2).all(|w| w[0] <= w[1]));
+    for (r, &t) in a.reports.iter().zip(&a.received_ns) {
+        assert!(t >= r.ts_recv_ns && r.ts_recv_ns >= r.ts_event_ns);
+    }
+    assert_ne!(
+        a.reports,
+        run(12).reports,
+        "other latency draws, other fills"
+    );
+}

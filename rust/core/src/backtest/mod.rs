@@ -4,13 +4,17 @@
 //!
 //! * [`vectorized`]: [`simulate`], [`simulate_many`], [`ema_cross_sweep`], trades;
 //! * [`event`]: [`run_bars`], the [`Strategy`] trait, the [`EmaCross`] example;
+//! * [`market`]: [`run_market`], a [`MarketStrategy`] over L2 deltas and trades against
+//!   the venue's [`MarketSim`](crate::venue::MarketSim) with latencies;
 //! * [`metrics`]: total return, CAGR, Sharpe, Sortino, drawdown, Calmar, trade statistics.
 
 pub mod event;
+pub mod market;
 pub mod metrics;
 pub mod vectorized;
 
 pub use event::{run_bars, Bar, BarConfig, BarResult, Context, EmaCross, Strategy};
+pub use market::{run_market, MarketContext, MarketResult, MarketStrategy};
 pub use metrics::{compute as compute_metrics, Metrics};
 pub use vectorized::{
     cross_signals, ema_cross_sweep, exit_trades, simulate, simulate_many, simulate_summary,
