@@ -1,16 +1,16 @@
 //! The vectorized backtest against vectorbt itself: `tests/data/backtest_fixtures.txt.gz`,
 //! written by `tests/data/make_backtest_fixtures.py` from vectorbt 1.2's
 //! `Portfolio.from_signals` on EMA crossovers of the real BTC 1-minute bars (first 20,000)
-//! and on hand-made edge cases. Every order, every trade, sampled bars of equity, cash and
-//! position, and the statistics agree to 1e-9 relative (with an absolute floor of 1e-9 of
+//! and on hand-made edge cases, and `Portfolio.from_orders` with target positions. Every
+//! order, every trade, sampled bars of equity, cash and position, and the statistics agree to 1e-9 relative (with an absolute floor of 1e-9 of
 //! the initial cash for values that should be zero, where relative error is meaningless).
 //! The event-driven loop is then checked to make the same trades on the same bars.
 
 use std::io::Read;
 
 use baconalgo_core::backtest::{
-    self, cross_signals, metrics, run_bars, simulate, Bar, BarConfig, Direction, EmaCross,
-    PortfolioConfig, Size,
+    self, cross_signals, metrics, run_bars, simulate, simulate_targets, Bar, BarConfig, Direction,
+    EmaCross, PortfolioConfig, Size,
 };
 
 fn hex(tok: &str) -> f64 {
@@ -28,6 +28,8 @@ struct Case {
     fast: usize,
     slow: usize,
     close: Vec<f64>,
+    /// Target positions (vectorbt `from_orders`, `targetamount`) instead of signals.
+    targets: Option<Vec<(usize, f64)>>,
     entries: Vec<usize>,
     exits: Vec<usize>,
     orders: Vec<Vec<String>>,
@@ -60,7 +62,7 @@ fn load() -> Vec<Case> {
                 cur = Case {
                     name: toks[1].into(),
                     direction: toks[3].into(),
-                    size: (toks[4] != "inf").then(|| hex(toks[4])),
+                    size: (toks[4] != "inf" && toks[4] != "tgt").then(|| hex(toks[4])),
                     fees: hex(toks[5]),
                     slippage: hex(toks[6]),
                     init_cash: hex(toks[7]),
@@ -68,6 +70,18 @@ fn load() -> Vec<Case> {
                     slow: toks[9].parse().unwrap(),
                     ..Case::default()
                 };
+            }
+            "targets" => {
+                cur.targets = Some(
+                    toks[1..]
+                        .iter()
+                        .filter(|t| !t.is_empty())
+                        .map(|t| {
+                            let (i, v) = t.split_once(':').unwrap();
+                            (i.parse().unwrap(), hex(v))
+                        })
+                        .collect(),
+                )
             }
             "close" => cur.close = toks[1..].iter().map(|t| hex(t)).collect(),
             "entries" => cur.entries = idx(&toks[1..]),
@@ -148,7 +162,7 @@ fn mask(n: usize, idx: &[usize]) -> Vec<bool> {
 #[test]
 fn vectorized_backtest_equals_vectorbt_from_signals() {
     let cases = load();
-    assert_eq!(cases.len(), 15, "fixture cases");
+    assert_eq!(cases.len(), 17, "fixture cases");
     let btc: Vec<f64> = btc_bars(20_000).iter().map(|b| b.close).collect();
     let (mut n_orders, mut n_trades) = (0, 0);
     for c in &cases {
@@ -158,7 +172,9 @@ fn vectorized_backtest_equals_vectorbt_from_signals() {
             c.close.clone()
         };
         let n = close.len();
-        let (entries, exits) = if c.fast > 0 {
+        let (entries, exits) = if c.targets.is_some() {
+            (vec![false; n], vec![false; n])
+        } else if c.fast > 0 {
             // Our signals from our TA-Lib-exact EMAs must be vectorbt's inputs exactly.
             let fast = baconalgo_core::ta::ema(&close, c.fast).unwrap();
             let slow = baconalgo_core::ta::ema(&close, c.slow).unwrap();
@@ -181,7 +197,16 @@ fn vectorized_backtest_equals_vectorbt_from_signals() {
                 Direction::LongOnly
             },
         };
-        let pf = simulate(&close, &entries, &exits, &cfg).unwrap();
+        let pf = match &c.targets {
+            Some(t) => {
+                let mut targets = vec![f64::NAN; n];
+                for &(i, v) in t {
+                    targets[i] = v;
+                }
+                simulate_targets(&close, &targets, &cfg).unwrap()
+            }
+            None => simulate(&close, &entries, &exits, &cfg).unwrap(),
+        };
         let floor = 1e-9 * c.init_cash;
         let name = &c.name;
         assert_eq!(pf.orders.len(), c.orders.len(), "{name}: order count");

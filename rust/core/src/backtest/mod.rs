@@ -2,7 +2,8 @@
 //! columns in parallel), the event-driven loop that runs a [`Strategy`] against the
 //! venue's matching engine, and the performance [`metrics`].
 //!
-//! * [`vectorized`]: [`simulate`], [`simulate_many`], [`ema_cross_sweep`], trades;
+//! * [`vectorized`]: [`simulate`] (signals), [`simulate_targets`] (target positions),
+//!   [`simulate_many`], [`ema_cross_sweep`], trades;
 //! * [`event`]: [`run_bars`], the [`Strategy`] trait, the [`EmaCross`] example;
 //! * [`market`]: [`run_market`], a [`MarketStrategy`] over L2 deltas and trades against
 //!   the venue's [`MarketSim`](crate::venue::MarketSim) with latencies;
@@ -18,5 +19,6 @@ pub use market::{run_market, MarketContext, MarketResult, MarketStrategy};
 pub use metrics::{compute as compute_metrics, Metrics};
 pub use vectorized::{
     cross_signals, ema_cross_sweep, exit_trades, simulate, simulate_many, simulate_summary,
-    BacktestError, Column, Direction, Order, Portfolio, PortfolioConfig, Size, Summary, Trade,
+    simulate_targets, BacktestError, Column, Direction, Order, Portfolio, PortfolioConfig, Size,
+    Summary, Trade,
 };

@@ -545,6 +545,71 @@ pub fn simulate(
     Ok(pf)
 }
 
+/// Simulates one column from target positions (vectorbt `Portfolio.from_orders` with
+/// `size_type='targetamount'`): at each bar with a finite target, an order for
+/// `target - position` executes at the close (with slippage and fees, cut to the cash);
+/// NaN means no order. [`Direction::LongOnly`] never sells below flat; `cfg.size` is
+/// not used.
+pub fn simulate_targets(
+    close: &[f64],
+    targets: &[f64],
+    cfg: &PortfolioConfig,
+) -> Result<Portfolio, BacktestError> {
+    cfg.validate()?;
+    if close.is_empty() {
+        return Err(BacktestError::Empty("close"));
+    }
+    if targets.len() != close.len() {
+        return Err(BacktestError::LengthMismatch {
+            field: "targets",
+            len: targets.len(),
+            expected: close.len(),
+        });
+    }
+    let n = close.len();
+    let dir = match cfg.direction {
+        Direction::LongOnly => OrderDir::LongOnly,
+        Direction::Both => OrderDir::Both,
+    };
+    let mut pf = Portfolio {
+        position: Vec::with_capacity(n),
+        cash: Vec::with_capacity(n),
+        equity: Vec::with_capacity(n),
+        init_cash: cfg.init_cash,
+        ..Portfolio::default()
+    };
+    let mut s = State {
+        cash: cfg.init_cash,
+        free_cash: cfg.init_cash,
+        ..State::default()
+    };
+    for i in 0..n {
+        if targets[i].is_finite() {
+            // execute_order_nb zeroes a near-zero position before taking the difference.
+            let position = if is_close(s.position, 0.0) {
+                0.0
+            } else {
+                s.position
+            };
+            let size = targets[i] - position;
+            if let Some((ns, mut o)) = execute(s, size, dir, close[i], cfg) {
+                s = ns;
+                o.idx = i;
+                pf.orders.push(o);
+            }
+        }
+        pf.position.push(s.position);
+        pf.cash.push(s.cash);
+        pf.equity.push(if s.position != 0.0 {
+            s.cash + s.position * close[i]
+        } else {
+            s.cash
+        });
+    }
+    pf.trades = exit_trades(&pf.orders, n - 1, close[n - 1]);
+    Ok(pf)
+}
+
 /// Simulates one column keeping only its summary: no per-bar allocation.
 pub fn simulate_summary(
     close: &[f64],

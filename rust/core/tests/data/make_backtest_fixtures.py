@@ -76,6 +76,11 @@ def run_case(lines, name, close, en, ex, *, init_cash, size, fees, slippage, dir
         lines.append("close " + " ".join(h(v) for v in close))
     lines.append("entries " + " ".join(str(i) for i in np.flatnonzero(en)))
     lines.append("exits " + " ".join(str(i) for i in np.flatnonzero(ex)))
+    write_results(lines, pf, len(close))
+    return pf
+
+
+def write_results(lines, pf, n):
     for r in pf.orders.records_arr:
         lines.append(f"order {r['idx']} {h(r['size'])} {h(r['price'])} {h(r['fees'])} {int(r['side'] == 0)}")
     for r in pf.trades.records_arr:
@@ -88,8 +93,8 @@ def run_case(lines, name, close, en, ex, *, init_cash, size, fees, slippage, dir
     value = pf.value().to_numpy()
     cash = pf.cash().to_numpy()
     pos = pf.assets().to_numpy()
-    step = max(1, len(close) // 200)
-    for i in list(range(0, len(close), step)) + [len(close) - 1]:
+    step = max(1, n // 200)
+    for i in list(range(0, n, step)) + [n - 1]:
         lines.append(f"bar {i} {h(value[i])} {h(cash[i])} {h(pos[i])}")
     closed = pf.trades.closed
     stats = {
@@ -105,7 +110,24 @@ def run_case(lines, name, close, en, ex, *, init_cash, size, fees, slippage, dir
     }
     lines.append("stats " + " ".join(f"{k}={h(v)}" for k, v in stats.items()))
     lines.append("end")
-    return pf
+
+
+def run_targets(lines, name, close, targets, *, init_cash, fees, slippage, direction, fast, slow):
+    """vectorbt from_orders with size_type='targetamount' (NaN = no order)."""
+    idx = pd.date_range("2022-01-01", periods=len(close), freq="1min")
+    pf = vbt.Portfolio.from_orders(
+        pd.Series(close, index=idx),
+        size=pd.Series(targets, index=idx),
+        size_type="targetamount",
+        init_cash=init_cash,
+        fees=fees,
+        slippage=slippage,
+        direction=direction,
+        freq="1min",
+    )
+    lines.append(f"case {name} {len(close)} {direction} tgt {h(fees)} {h(slippage)} {h(init_cash)} {fast} {slow}")
+    lines.append("targets " + " ".join(f"{i}:{h(targets[i])}" for i in np.flatnonzero(~np.isnan(targets))))
+    write_results(lines, pf, len(close))
 
 
 def main() -> None:
@@ -125,6 +147,14 @@ def main() -> None:
              fees=0.0, slippage=0.0, direction="longonly", fast=10, slow=50)
     run_case(lines, "ema_10_50_long_rebate", close, en, ex, init_cash=10_000.0, size=np.inf,
              fees=-0.0001, slippage=0.0, direction="longonly", fast=10, slow=50)
+    # Target positions: +0.3 BTC after an up-cross (cash-limited at ~46k), 0 or -0.3 after a
+    # down-cross, no order elsewhere.
+    for direction, low in (("longonly", 0.0), ("both", -0.3)):
+        tg = np.full(len(close), np.nan)
+        tg[en] = 0.3
+        tg[ex] = low
+        run_targets(lines, f"targets_10_50_{direction}", close, tg, init_cash=10_000.0, fees=0.001,
+                    slippage=0.0005, direction=direction, fast=10, slow=50)
 
     # Edge cases on small hand-made series.
     c = np.array([10.0, 11.0, 12.0, 11.5, 13.0, 12.0, 9.0, 10.0, 10.5, 11.0])
