@@ -1,6 +1,7 @@
 //! BaconAlgo's core: pure Rust, no Python. One module per domain; the PyO3 bindings in
 //! `rust/py` only convert types, map errors and release the GIL.
 
+pub mod backtest;
 pub mod bars;
 pub mod book;
 pub mod bus;
@@ -11,3 +12,4 @@ pub mod risk;
 pub mod scan;
 pub mod signal;
 pub mod ta;
+pub mod venue;

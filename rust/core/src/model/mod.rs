@@ -1,11 +1,13 @@
 //! The platform's shared vocabulary: the common bus event and its enumerations, and the
-//! instruments whose tick and lot grids give prices and quantities their integer form.
+//! instruments whose tick and lot grids give prices and quantities their integer form, and
+//! the orders and fills that `risk`, `venue` and `backtest` all speak.
 //! Every other domain depends on `model`, never sideways on a sibling.
 
 pub mod bar;
 pub mod book_check;
 pub mod event;
 pub mod fixed;
+pub mod order;
 pub mod time;
 
 pub use bar::Bar;
@@ -15,3 +17,4 @@ pub use event::{
     EVENT_SIZE,
 };
 pub use fixed::{FixedError, Instrument, InstrumentError, InstrumentTable, Step};
+pub use order::{Fill, OrderRequest, OrderType, TimeInForce};

@@ -1,0 +1,24 @@
+//! Backtests: the vectorized portfolio simulation (vectorbt `from_signals` semantics, many
+//! columns in parallel), the event-driven loop that runs a [`Strategy`] against the
+//! venue's matching engine, and the performance [`metrics`].
+//!
+//! * [`vectorized`]: [`simulate`] (signals), [`simulate_targets`] (target positions),
+//!   [`simulate_many`], [`ema_cross_sweep`], trades;
+//! * [`event`]: [`run_bars`], the [`Strategy`] trait, the [`EmaCross`] example;
+//! * [`market`]: [`run_market`], a [`MarketStrategy`] over L2 deltas and trades against
+//!   the venue's [`MarketSim`](crate::venue::MarketSim) with latencies;
+//! * [`metrics`]: total return, CAGR, Sharpe, Sortino, drawdown, Calmar, trade statistics.
+
+pub mod event;
+pub mod market;
+pub mod metrics;
+pub mod vectorized;
+
+pub use event::{run_bars, Bar, BarConfig, BarResult, Context, EmaCross, Strategy};
+pub use market::{run_market, MarketContext, MarketResult, MarketStrategy};
+pub use metrics::{compute as compute_metrics, Metrics};
+pub use vectorized::{
+    cross_signals, ema_cross_sweep, exit_trades, simulate, simulate_many, simulate_summary,
+    simulate_targets, BacktestError, Column, Direction, Order, Portfolio, PortfolioConfig, Size,
+    Summary, Trade,
+};
