@@ -53,13 +53,17 @@ def bars(n: int, seed: int, shape: tuple[int, ...] | None = None) -> dict[str, A
     }
 
 
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up: page-in, thread pool start
-    best = float("inf")
+def best_of(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Best time of each function over `repeat` rounds; the functions take turns within a
+    round, so a burst of load from other processes hits all of them alike."""
+    for fn in fns:
+        fn()  # warm-up: page-in, thread pool start
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
@@ -74,17 +78,18 @@ def single_series(n: int, repeat: int, only: set[str]) -> list[str]:
             continue
         args = [data[c] for c in cols]
         ours_fn, their_fn = getattr(ta, f), getattr(talib, f)
-        t_ours = best_of(lambda fn=ours_fn, a=args: fn(*a), repeat)
-        t_theirs = best_of(lambda fn=their_fn, a=args: fn(*a), repeat)
+        t_ours, t_theirs = best_of(
+            [lambda fn=ours_fn, a=args: fn(*a), lambda fn=their_fn, a=args: fn(*a)], repeat
+        )
         ns_ours, ns_theirs = t_ours / n * 1e9, t_theirs / n * 1e9
         rows.append(f"| {f} | {ns_ours:.2f} | {ns_theirs:.2f} | {t_ours / t_theirs:.2f} |")
     if only:
         return rows
     hlcv = [data[c] for c in ("high", "low", "close", "volume")]
     keys = np.arange(n, dtype=np.int64) // 1440
-    t = best_of(lambda: ta.VWAP(*hlcv, session=keys), repeat)
+    (t,) = best_of([lambda: ta.VWAP(*hlcv, session=keys)], repeat)
     rows.append(f"| VWAP (session) | {t / n * 1e9:.2f} | - | - |")
-    t = best_of(lambda: ta.VWAP_ROLLING(*hlcv, 20), repeat)
+    (t,) = best_of([lambda: ta.VWAP_ROLLING(*hlcv, 20)], repeat)
     rows.append(f"| VWAP_ROLLING(20) | {t / n * 1e9:.2f} | - | - |")
     return rows
 
@@ -116,9 +121,9 @@ def scan(n_instruments: int, n_bars: int, repeat: int) -> list[str]:
             for col in c:
                 fn(*col, **p)
 
-        t2 = best_of(ours_2d, repeat)
-        t1 = best_of(lambda fn=ours_fn: looped(fn), repeat)
-        tt = best_of(lambda fn=their_fn: looped(fn), repeat)
+        t2, t1, tt = best_of(
+            [ours_2d, lambda fn=ours_fn: looped(fn), lambda fn=their_fn: looped(fn)], repeat
+        )
         rows.append(f"| {f} | {t2 * 1e3:.1f} | {t1 * 1e3:.1f} | {tt * 1e3:.1f} | {t2 / tt:.2f} |")
     return rows
 

@@ -4,8 +4,8 @@
 
 use super::extreme::{block_arg_extremes, block_extremes};
 use super::stream::{
-    fast_k, roc_value, rsi_value, willr_value, Adx, Aroon, Cci, Indicator, MaCore, Macd, Mfi,
-    MinusDi, PlusDi, Stoch, StochRsi,
+    fast_k, mfi_value, money_flow, roc_value, rsi_value, true_range, willr_value, Adx, Aroon, Cci,
+    Indicator, MaCore, Macd, MinusDi, PlusDi, Stoch, StochRsi,
 };
 #[cfg(doc)]
 use super::stream::{Mom, Roc, Rsi};
@@ -163,15 +163,120 @@ hlc_batch!(
     /// TA-Lib `ADX`. Default 14, lookback `2 * period - 1`, `period` in 2..=100000.
     adx_into, adx, Adx
 );
-hlc_batch!(
-    /// TA-Lib `PLUS_DI`. Default 14, lookback `period` (1 for period 1, which TA-Lib computes
-    /// as the bar's +DM / TR without smoothing or the x100).
-    plus_di_into, plus_di, PlusDi
-);
-hlc_batch!(
-    /// TA-Lib `MINUS_DI`. Default 14, lookback `period` (period 1 as for PLUS_DI).
-    minus_di_into, minus_di, MinusDi
-);
+/// `x` where `keep`, else +0.0, without a branch.
+#[inline(always)]
+fn masked(x: f64, keep: bool) -> f64 {
+    f64::from_bits(x.to_bits() & (keep as u64).wrapping_neg())
+}
+
+/// The slice form of [`PlusDi`] / [`MinusDi`] for `period >= 2`: TA-Lib's directional
+/// movement and true range, summed over the first `period - 1` bars and then smoothed,
+/// with the same operations in the same order. Which of +DM / -DM a bar has is decided
+/// without a branch (it flips at random on market data); adding the +0.0 of a bar without
+/// movement leaves the (never negative-zero) sums' bits unchanged, as the stream's skipped
+/// addition does.
+fn di_slice<T: Real, const PLUS: bool>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    common_len(&[
+        ("high", high.len()),
+        ("low", low.len()),
+        ("close", close.len()),
+        ("out", out.len()),
+    ])?;
+    let Some(b) = warm_up(&[high, low, close], period, out) else {
+        return Ok(());
+    };
+    let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
+    let bar = |i: usize| {
+        let (hi, lo) = (h[i].to_f64(), l[i].to_f64());
+        let diff_p = hi - h[i - 1].to_f64();
+        let diff_m = l[i - 1].to_f64() - lo;
+        // `&`, not `&&`: no short-circuit branches.
+        let minus = (diff_m > 0.0) & (diff_p < diff_m);
+        let plus = !minus & (diff_p > 0.0) & (diff_p > diff_m);
+        let dm = if PLUS {
+            masked(diff_p, plus)
+        } else {
+            masked(diff_m, minus)
+        };
+        (dm, true_range(hi, lo, c[i - 1].to_f64()))
+    };
+    let (mut dm, mut tr) = (0.0, 0.0);
+    for i in 1..period {
+        let (d, t) = bar(i);
+        dm += d;
+        tr += t;
+    }
+    let p = period as f64;
+    for (i, o) in out.iter_mut().enumerate().skip(b + period) {
+        let (d, t) = bar(i - b);
+        dm -= dm / p;
+        dm += d;
+        tr = tr - (tr / p) + t;
+        *o = if tr > 0.0 { 100.0 * (dm / tr) } else { 0.0 };
+    }
+    Ok(())
+}
+
+/// TA-Lib `PLUS_DI`. Default 14, lookback `period` (1 for period 1, which TA-Lib computes
+/// as the bar's +DM / TR without smoothing or the x100).
+pub fn plus_di_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    let state = PlusDi::new(period)?;
+    if period >= 2 {
+        return di_slice::<T, true>(high, low, close, period, out);
+    }
+    hlc_batch(state, high, low, close, out)
+}
+
+/// Allocating form of [`plus_di_into`].
+pub fn plus_di<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| {
+        plus_di_into(high, low, close, period, o)
+    })
+}
+
+/// TA-Lib `MINUS_DI`. Default 14, lookback `period` (period 1 as for PLUS_DI).
+pub fn minus_di_into<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    let state = MinusDi::new(period)?;
+    if period >= 2 {
+        return di_slice::<T, false>(high, low, close, period, out);
+    }
+    hlc_batch(state, high, low, close, out)
+}
+
+/// Allocating form of [`minus_di_into`].
+pub fn minus_di<T: Real>(
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    period: usize,
+) -> Result<Vec<f64>, TaError> {
+    alloc_hlc(high, low, close, |o| {
+        minus_di_into(high, low, close, period, o)
+    })
+}
 hlc_batch!(
     /// TA-Lib `CCI` (typical price, mean absolute deviation, 0.015 constant). Default 14,
     /// lookback `period - 1`, `period` in 2..=100000. O(period) per element, as in TA-Lib:
@@ -239,20 +344,64 @@ pub fn mfi_into<T: Real>(
     period: usize,
     out: &mut [f64],
 ) -> Result<(), TaError> {
-    let n = common_len(&[
+    common_len(&[
         ("high", high.len()),
         ("low", low.len()),
         ("close", close.len()),
         ("volume", volume.len()),
         ("out", out.len()),
     ])?;
-    let cols = Cols {
-        high,
-        low,
-        close,
-        volume,
+    check_period("timeperiod", period, 2)?;
+    // The slice form of `Mfi`: the same operations in the same order, with the window's
+    // flows in a local ring and no per-bar warm-up or NaN-gate branches.
+    let Some(b) = warm_up(&[high, low, close, volume], period, out) else {
+        return Ok(());
     };
-    run_bars(Mfi::new(period)?, cols, n, |i, v| out[i] = v);
+    let (h, l, c, v) = (&high[b..], &low[b..], &close[b..], &volume[b..]);
+    let out = &mut out[b..];
+    let tp = |i: usize| (h[i].to_f64() + l[i].to_f64() + c[i].to_f64()) / 3.0;
+    let mut ring = vec![(0.0, 0.0); period];
+    let (mut pos, mut neg, mut null_run) = (0.0, 0.0, 0usize);
+    let mut prev_tp = tp(0);
+    // One bar of TA-Lib's loop; `$full`: the window is full, so the flows stored `period`
+    // bars ago (in the same ring slot) leave it first. A macro rather than a closure over
+    // the running sums (see `wma_into`).
+    macro_rules! step {
+        ($i:expr, $slot:expr, $full:expr) => {{
+            let (i, slot) = ($i, $slot);
+            if $full {
+                let (p, n) = ring[slot];
+                pos -= p;
+                neg -= n;
+            }
+            let t = tp(i);
+            let (p, n, flow) = money_flow(t, prev_tp, v[i].to_f64());
+            prev_tp = t;
+            ring[slot] = (p, n);
+            pos += p;
+            neg += n;
+            null_run = if flow == 0.0 { null_run + 1 } else { 0 };
+            if null_run >= period {
+                // TA-Lib 0.8: `period` bars without flow reset both sums to exactly 0.
+                null_run = period;
+                pos = 0.0;
+                neg = 0.0;
+            }
+        }};
+    }
+    for i in 1..=period {
+        step!(i, i - 1, false);
+    }
+    out[period] = mfi_value(pos, neg);
+    let mut slot = 0;
+    for (i, o) in out.iter_mut().enumerate().skip(period + 1) {
+        step!(i, slot, true);
+        slot += 1;
+        if slot == period {
+            slot = 0;
+        }
+        *o = mfi_value(pos, neg);
+    }
     Ok(())
 }
 

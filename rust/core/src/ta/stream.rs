@@ -1032,6 +1032,44 @@ impl CciCore {
     }
 }
 
+/// MFI from the window's positive and negative money flow (TA-Lib 0.8's clamping; an empty
+/// window reads 0).
+#[inline(always)]
+pub(crate) fn mfi_value(pos: f64, neg: f64) -> f64 {
+    let total = pos + neg;
+    let pos = if pos < 0.0 {
+        0.0
+    } else if pos > total {
+        total
+    } else {
+        pos
+    };
+    if total <= 0.0 {
+        0.0
+    } else {
+        100.0 * (pos / total)
+    }
+}
+
+/// One bar's money flow, as (positive, negative, flow): the typical price times the volume,
+/// on the side of the typical price's change; none when the change is flat relative to
+/// the prices.
+#[inline(always)]
+pub(crate) fn money_flow(tp: f64, prev_tp: f64, volume: f64) -> (f64, f64, f64) {
+    let diff = tp - prev_tp;
+    let scale = tp.abs() + prev_tp.abs();
+    let flow = if is_zero_scaled(diff, scale) {
+        0.0
+    } else {
+        tp * volume
+    };
+    if diff < 0.0 {
+        (0.0, flow, flow)
+    } else {
+        (flow, 0.0, flow)
+    }
+}
+
 /// TA-Lib 0.8's `MFI`: positive and negative money flow summed over a circular buffer. A
 /// typical-price change flat relative to the prices is no movement; a run of `period`
 /// empty bars resets the sums to exactly 0; an empty window reads 0.
@@ -1063,19 +1101,7 @@ impl MfiCore {
 
     #[inline(always)]
     fn value(&self) -> f64 {
-        let total = self.pos + self.neg;
-        let pos = if self.pos < 0.0 {
-            0.0
-        } else if self.pos > total {
-            total
-        } else {
-            self.pos
-        };
-        if total <= 0.0 {
-            0.0
-        } else {
-            100.0 * (pos / total)
-        }
+        mfi_value(self.pos, self.neg)
     }
 
     #[inline(always)]
@@ -1092,15 +1118,8 @@ impl MfiCore {
             self.pos -= p;
             self.neg -= n;
         }
-        let diff = tp - self.prev_tp;
-        let scale = tp.abs() + self.prev_tp.abs();
+        let (pos, neg, flow) = money_flow(tp, self.prev_tp, volume);
         self.prev_tp = tp;
-        let flow = if is_zero_scaled(diff, scale) {
-            0.0
-        } else {
-            tp * volume
-        };
-        let (pos, neg) = if diff < 0.0 { (0.0, flow) } else { (flow, 0.0) };
         self.flows[self.idx] = (pos, neg);
         self.pos += pos;
         self.neg += neg;
