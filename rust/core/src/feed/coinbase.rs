@@ -212,7 +212,7 @@ impl CoinbaseDecoder {
     fn decode_message(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> Result<Decoded, FeedError> {
         let env: Envelope = wire::parse(VENUE, bytes)?;
         if env.type_ == Some("error") && env.channel.is_none() {
-            return Ok(control(MessageKind::VenueError));
+            return Ok(Decoded::control(MessageKind::VenueError));
         }
         let channel = env
             .channel
@@ -381,10 +381,6 @@ impl CoinbaseDecoder {
         }
         Ok(())
     }
-}
-
-fn control(kind: MessageKind) -> Decoded {
-    Decoded { kind, events: 0 }
 }
 
 /// The messages below are written from Coinbase's documented Advanced Trade format

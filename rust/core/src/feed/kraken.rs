@@ -163,24 +163,24 @@ impl KrakenDecoder {
         if let Some(event) = env.event {
             return match event {
                 "subscriptionStatus" if env.status == Some("error") => {
-                    Ok(control(MessageKind::VenueError))
+                    Ok(Decoded::control(MessageKind::VenueError))
                 }
-                "error" => Ok(control(MessageKind::VenueError)),
+                "error" => Ok(Decoded::control(MessageKind::VenueError)),
                 "heartbeat" | "systemStatus" | "subscriptionStatus" | "pong" => {
-                    Ok(control(MessageKind::Control))
+                    Ok(Decoded::control(MessageKind::Control))
                 }
                 other => Err(wire::unsupported(VENUE, format!("event {other:?}"))),
             };
         }
         if env.method.is_some() {
-            return Ok(control(if env.success == Some(false) {
+            return Ok(Decoded::control(if env.success == Some(false) {
                 MessageKind::VenueError
             } else {
                 MessageKind::Control
             }));
         }
         match env.channel {
-            Some("heartbeat" | "status") => Ok(control(MessageKind::Control)),
+            Some("heartbeat" | "status") => Ok(Decoded::control(MessageKind::Control)),
             Some("book") => {
                 let snapshot = match env.type_ {
                     Some("snapshot") => true,
@@ -501,10 +501,6 @@ fn number_text<'a>(raw: &'a RawValue, field: &'static str) -> Result<&'a str, Fe
             format!("`{field}` must be a JSON number, got {text}"),
         )),
     }
-}
-
-fn control(kind: MessageKind) -> Decoded {
-    Decoded { kind, events: 0 }
 }
 
 #[cfg(test)]

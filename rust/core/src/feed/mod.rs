@@ -80,6 +80,13 @@ pub struct Decoded {
     pub events: usize,
 }
 
+impl Decoded {
+    /// A message that carries no events (a reply, a heartbeat, a venue error).
+    pub fn control(kind: MessageKind) -> Decoded {
+        Decoded { kind, events: 0 }
+    }
+}
+
 /// Messages decoded and rejected, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DecodeCounters {

@@ -134,11 +134,11 @@ impl OkxDecoder {
     fn decode_message(&self, bytes: &[u8], out: &mut Vec<Event>) -> Result<Decoded, FeedError> {
         // OKX answers a text "ping" with a bare "pong", not JSON.
         if bytes.trim_ascii() == b"pong" {
-            return Ok(control(MessageKind::Control));
+            return Ok(Decoded::control(MessageKind::Control));
         }
         let env: Envelope = wire::parse(VENUE, bytes)?;
         if let Some(event) = env.event {
-            return Ok(control(if event == "error" {
+            return Ok(Decoded::control(if event == "error" {
                 MessageKind::VenueError
             } else {
                 MessageKind::Control
@@ -338,10 +338,6 @@ impl OkxDecoder {
             events: out.len() - start,
         })
     }
-}
-
-fn control(kind: MessageKind) -> Decoded {
-    Decoded { kind, events: 0 }
 }
 
 #[cfg(test)]
