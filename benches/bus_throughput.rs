@@ -72,6 +72,75 @@ fn bus_with(
     (b.start().unwrap(), counters)
 }
 
+/// A bounded channel the bus is compared with.
+trait Channel {
+    type Tx: Clone + Send + 'static;
+    type Rx: Send + 'static;
+    fn make() -> (Self::Tx, Self::Rx);
+    fn send(tx: &Self::Tx, e: Event);
+    fn recv(rx: &Self::Rx) -> Event;
+}
+
+struct Crossbeam;
+impl Channel for Crossbeam {
+    type Tx = crossbeam_channel::Sender<Event>;
+    type Rx = crossbeam_channel::Receiver<Event>;
+    fn make() -> (Self::Tx, Self::Rx) {
+        crossbeam_channel::bounded(CHANNEL)
+    }
+    fn send(tx: &Self::Tx, e: Event) {
+        tx.send(e).unwrap()
+    }
+    fn recv(rx: &Self::Rx) -> Event {
+        rx.recv().unwrap()
+    }
+}
+
+struct StdMpsc;
+impl Channel for StdMpsc {
+    type Tx = std::sync::mpsc::SyncSender<Event>;
+    type Rx = std::sync::mpsc::Receiver<Event>;
+    fn make() -> (Self::Tx, Self::Rx) {
+        std::sync::mpsc::sync_channel(CHANNEL)
+    }
+    fn send(tx: &Self::Tx, e: Event) {
+        tx.send(e).unwrap()
+    }
+    fn recv(rx: &Self::Rx) -> Event {
+        rx.recv().unwrap()
+    }
+}
+
+/// `producers` threads (the caller itself when 1) each send `per` events per iteration to
+/// one consumer thread; timed until the consumer has received the last.
+fn channel_run<C: Channel>(iters: u64, producers: u64, per: u64) -> Duration {
+    let (tx, rx) = C::make();
+    let total = iters * producers * per;
+    let consumer = std::thread::spawn(move || {
+        let mut sum = 0u64;
+        for _ in 0..total {
+            sum = sum.wrapping_add(C::recv(&rx).price_ticks as u64);
+        }
+        black_box(sum);
+    });
+    let start = Instant::now();
+    for _ in 0..iters {
+        if producers == 1 {
+            (0..per).for_each(|n| C::send(&tx, event(n)));
+            continue;
+        }
+        let threads: Vec<_> = (0..producers)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || (0..per).for_each(|n| C::send(&tx, event(n))))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    }
+    consumer.join().unwrap();
+    start.elapsed()
+}
+
 fn one_producer_one_consumer(c: &mut Criterion) {
     let mut g = c.benchmark_group("1p1c");
     g.throughput(Throughput::Elements(EVENTS));
@@ -115,46 +184,10 @@ fn one_producer_one_consumer(c: &mut Criterion) {
         });
     }
     g.bench_function("crossbeam_bounded", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = crossbeam_channel::bounded::<Event>(CHANNEL);
-            let total = iters * EVENTS;
-            let consumer = std::thread::spawn(move || {
-                let mut sum = 0u64;
-                for _ in 0..total {
-                    sum = sum.wrapping_add(rx.recv().unwrap().price_ticks as u64);
-                }
-                black_box(sum);
-            });
-            let start = Instant::now();
-            for _ in 0..iters {
-                for n in 0..EVENTS {
-                    tx.send(event(n)).unwrap();
-                }
-            }
-            consumer.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(|iters| channel_run::<Crossbeam>(iters, 1, EVENTS))
     });
     g.bench_function("std_mpsc_sync", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-            let total = iters * EVENTS;
-            let consumer = std::thread::spawn(move || {
-                let mut sum = 0u64;
-                for _ in 0..total {
-                    sum = sum.wrapping_add(rx.recv().unwrap().price_ticks as u64);
-                }
-                black_box(sum);
-            });
-            let start = Instant::now();
-            for _ in 0..iters {
-                for n in 0..EVENTS {
-                    tx.send(event(n)).unwrap();
-                }
-            }
-            consumer.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(|iters| channel_run::<StdMpsc>(iters, 1, EVENTS))
     });
     g.finish();
 }
@@ -214,54 +247,10 @@ fn three_producers_one_consumer(c: &mut Criterion) {
         });
     }
     g.bench_function("crossbeam_bounded", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = crossbeam_channel::bounded::<Event>(CHANNEL);
-            let total = iters * 3 * per;
-            let consumer = std::thread::spawn(move || {
-                for _ in 0..total {
-                    black_box(rx.recv().unwrap());
-                }
-            });
-            let start = Instant::now();
-            for _ in 0..iters {
-                let threads: Vec<_> = (0..3)
-                    .map(|_| {
-                        let tx = tx.clone();
-                        std::thread::spawn(move || {
-                            (0..per).for_each(|n| tx.send(event(n)).unwrap())
-                        })
-                    })
-                    .collect();
-                threads.into_iter().for_each(|t| t.join().unwrap());
-            }
-            consumer.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(|iters| channel_run::<Crossbeam>(iters, 3, per))
     });
     g.bench_function("std_mpsc_sync", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(CHANNEL);
-            let total = iters * 3 * per;
-            let consumer = std::thread::spawn(move || {
-                for _ in 0..total {
-                    black_box(rx.recv().unwrap());
-                }
-            });
-            let start = Instant::now();
-            for _ in 0..iters {
-                let threads: Vec<_> = (0..3)
-                    .map(|_| {
-                        let tx = tx.clone();
-                        std::thread::spawn(move || {
-                            (0..per).for_each(|n| tx.send(event(n)).unwrap())
-                        })
-                    })
-                    .collect();
-                threads.into_iter().for_each(|t| t.join().unwrap());
-            }
-            consumer.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(|iters| channel_run::<StdMpsc>(iters, 3, per))
     });
     g.finish();
 }

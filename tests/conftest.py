@@ -43,7 +43,7 @@ def digest_sum(events: npt.NDArray[np.void]) -> int:
         return int(event_digests(events).sum(dtype=np.uint64))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def spot_recording() -> Path:
     assert SPOT_RECORDING.exists(), f"missing bundled recording {SPOT_RECORDING}"
     return SPOT_RECORDING

@@ -311,3 +311,17 @@ def test_property_any_batch_sizes_arrive_in_order_exactly_once(
     assert got[0].tobytes() == events.tobytes()
     assert bus.handler_stats("checksum")["digest_sum"] == digest_sum(events)
     bus.close()
+
+
+def test_cpu_features_agree_with_the_kernel() -> None:
+    flags: set[str] = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    found = ba.cpu_features()
+    assert found["sse4.2"] == ("sse4_2" in flags)
+    assert found["avx2"] == ("avx2" in flags)
+    assert found["fma"] == ("fma" in flags)
+    assert found["avx512f"] == ("avx512f" in flags)

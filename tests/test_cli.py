@@ -25,7 +25,10 @@ def test_run_replays_the_recording_serves_metrics_and_prints_a_summary() -> None
     assert "/api/status" in r.stdout and "/api/metrics" in r.stdout
     assert "replayed 41249 messages" in r.stdout
     assert "(0 rejected)" in r.stdout
-    assert "BTCUSDT: bid " in r.stdout
+    assert "ws://127.0.0.1:" in r.stdout and "1 REST snapshots" in r.stdout
+    assert "0 reconnects, 0 resyncs, 0 gaps" in r.stdout
+    # The synchronised book's top after the recording's last diff (u = 50093421584).
+    assert "BTCUSDT: book synced, bid 1.00870000 @ 61685.99 ask 2.29327000 @ 61686.00" in r.stdout
 
 
 def test_bad_configuration_exits_2_naming_the_key(tmp_path: Path) -> None:

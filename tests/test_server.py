@@ -79,7 +79,7 @@ def last_book_ticker(path: Path) -> dict[str, str]:
 def test_status_reports_the_replay_and_the_live_top_of_book(
     served: Served, spot_recording: Path
 ) -> None:
-    wait_until(lambda: served.engine.replayer.stats.done)
+    wait_until(served.engine.feed_done)
     with httpx.Client(base_url=served.url) as http:
         wait_until(
             lambda: http.get("/api/status").json()["components"]["bus"]["consumers"][-1]["lag"] == 0
@@ -89,18 +89,28 @@ def test_status_reports_the_replay_and_the_live_top_of_book(
     assert set(status["cpu_features"]) >= {"sse4.2", "avx2", "fma", "avx512f"}
     assert status["uptime_seconds"] > 0
     feed = status["components"]["feed"]
+    # 41,248 streamed messages and the SUBSCRIBE reply over the websocket; the REST
+    # snapshot line of the recording now comes over HTTP.
     assert feed["messages"] == 41_249 and feed["rejected"] == 0
+    assert feed["control"] == 1 and feed["snapshots"] == 1
+    assert (feed["connects"], feed["reconnects"], feed["gaps"], feed["resyncs"]) == (1, 0, 0, 0)
+    assert feed["url"].startswith("ws://127.0.0.1:")
     bus = status["components"]["bus"]
     assert bus["published"] == feed["events"] > 0
     assert all(c["sequence"] == bus["published"] for c in bus["consumers"])
     assert status["components"]["handlers"]["checksum"]["events"] == feed["events"]
-    # The exchange's own last bookTicker is the top of book the monitor must show.
+    # The exchange's own last bookTicker has the prices of the synchronised book's top
+    # (its quantities are newer than the last 100 ms diff, its prices are the book's).
     ticker = last_book_ticker(spot_recording)
     top = status["components"]["top_of_book"]["BTCUSDT"]
+    assert top["book_state"] == "synced" and not top["crossed"]
     assert (Decimal(top["bid"]), Decimal(top["ask"])) == (
         Decimal(ticker["b"]),
         Decimal(ticker["a"]),
     )
+    # The book's top after the last diff (u = 50093421584), from the recording.
+    assert (top["bid_qty"], top["ask_qty"]) == ("1.00870000", "2.29327000")
+    assert top["book_update_id"] == 50_093_421_584
     assert status["config"]["server"]["host"] == "127.0.0.1"
 
 
@@ -124,7 +134,7 @@ def test_health_turns_503_when_a_consumer_stalls(tmp_path: Path) -> None:
     engine = Engine(config)
     # Start everything but the monitor: its poller then falls a whole ring behind.
     engine.bus.start()
-    engine.replayer.start()
+    engine.feed.start()
     try:
         for url in _serve_in_thread(engine):
             wait_until(lambda: engine.bus.counters()["producer_waits"] > 0)
@@ -138,11 +148,11 @@ def test_health_turns_503_when_a_consumer_stalls(tmp_path: Path) -> None:
             assert not body["consumers"]["checksum"]["stalled"]
     finally:
         engine.bus.close()
-        engine.replayer.stop()
+        engine.feed.stop()
 
 
 def test_metrics_are_prometheus_text_with_real_figures(served: Served) -> None:
-    wait_until(lambda: served.engine.replayer.stats.done)
+    wait_until(served.engine.feed_done)
     r = httpx.get(f"{served.url}/api/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import talib
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from talib import abstract
 
@@ -480,6 +480,10 @@ def test_streaming_equals_batch_bit_for_bit(
     if nan_at < len(close) and f not in NAN_INSIDE_DEPARTS:
         cols["close"][nan_at] = np.nan  # a NaN later on goes through both the same way
         cols["high"][nan_at // 2] = np.nan
+    if f == "OBV":
+        # Documented departure: with no row holding both a close and a volume, the batch
+        # form reports the last row's volume as TA-Lib does, the stream stays NaN.
+        assume(bool((~np.isnan(cols["close"]) & ~np.isnan(cols["volume"])).any()))
     batch = run_batch(f, params, cols)
     assert_same_bits(run_stream(f, params, cols, len(batch)), batch, case_id(case))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from baconalgo import ta
 from baconalgo._core import __version__, cpu_features, now_ns
+from baconalgo.book import BinanceBookSync, KrakenBookSync, OkxBookSync, OrderBook
 from baconalgo.bus import EVENT_DTYPE, HANDLERS, Bus, EventKind, Side, events
 from baconalgo.config import Config, load_config
 from baconalgo.errors import (
@@ -18,21 +19,28 @@ from baconalgo.errors import (
     FeedError,
     TaError,
 )
-from baconalgo.feed import BinanceDecoder
+from baconalgo.feed import BinanceDecoder, CoinbaseDecoder, KrakenDecoder, OkxDecoder
 
 __all__ = [
     "EVENT_DTYPE",
     "HANDLERS",
     "BaconAlgoError",
+    "BinanceBookSync",
     "BinanceDecoder",
     "Bus",
     "BusClosed",
     "BusError",
     "BusFull",
+    "CoinbaseDecoder",
     "Config",
     "ConfigError",
     "EventKind",
     "FeedError",
+    "KrakenBookSync",
+    "KrakenDecoder",
+    "OkxBookSync",
+    "OkxDecoder",
+    "OrderBook",
     "Side",
     "TaError",
     "__version__",

@@ -55,7 +55,9 @@ def _summary(engine: Engine) -> str:
     bus = status["components"]["bus"]
     lines = [
         f"replayed {feed['messages']} messages -> {feed['events']} events "
-        f"({feed['rejected']} rejected) from {feed['source']}",
+        f"({feed['rejected']} rejected) from {feed['source']} over {feed['url']}",
+        f"feed: {feed['snapshots']} REST snapshots, {feed['reconnects']} reconnects, "
+        f"{feed['resyncs']} resyncs, {feed['gaps']} gaps",
         f"bus: {bus['published']} published, {bus['producer_waits']} producer waits",
     ]
     for c in bus["consumers"]:
@@ -65,8 +67,9 @@ def _summary(engine: Engine) -> str:
         lines.append(f"  {name}: {json.dumps(shown)}")
     for symbol, top in status["components"]["top_of_book"].items():
         lines.append(
-            f"  {symbol}: bid {top['bid']} ask {top['ask']} last {top['last_trade']} "
-            f"({top['trades']} trades, {top['quotes']} quotes)"
+            f"  {symbol}: book {top['book_state']}, bid {top['bid_qty']} @ {top['bid']} "
+            f"ask {top['ask_qty']} @ {top['ask']} ({top['bid_levels']}/{top['ask_levels']} "
+            f"levels) last {top['last_trade']} ({top['trades']} trades, {top['quotes']} quotes)"
         )
     return "\n".join(lines)
 
@@ -77,7 +80,8 @@ async def _run(config: Config, duration: float | None, exit_when_done: bool) -> 
     server = await serve(engine, config.server.host, config.server.port)
     print(
         f"BaconAlgo {__version__}: replaying {config.replay.path.name} "
-        f"at {config.replay.speed or 'full'}x through the bus.\n"
+        f"at {config.replay.speed or 'full'}x through the Binance adapter "
+        f"({engine.feed.server.ws_url}) into the bus and the Rust books.\n"
         f"  status   {server.url}/api/status\n"
         f"  health   {server.url}/api/health\n"
         f"  metrics  {server.url}/api/metrics\n"
@@ -92,7 +96,7 @@ async def _run(config: Config, duration: float | None, exit_when_done: bool) -> 
     while not stop.is_set():
         if deadline is not None and loop.time() >= deadline:
             break
-        if exit_when_done and engine.replayer.stats.done:
+        if exit_when_done and engine.feed_done():
             # Let the consumers catch up with the last batch before the summary.
             await asyncio.sleep(0.2)
             break

@@ -61,13 +61,20 @@ class InstrumentConfig(_Section):
 
 
 class ReplayConfig(_Section):
-    """Recorded market data replayed into the bus (the main job's source for now)."""
+    """Recorded market data played by a local replay server (127.0.0.1, random port) to
+    the Binance adapter, as the venue would (the main job's source for now)."""
 
     path: Path = DEFAULT_RECORDING
     venue: Literal["binance_spot", "binance_usdm"] = "binance_spot"
     symbol: str = "BTCUSDT"
     # Multiple of recorded time; 0 replays as fast as the engine takes it.
     speed: float = Field(default=1.0, ge=0)
+    # Streams subscribed per symbol.
+    channels: list[str] = Field(default_factory=lambda: ["depth@100ms", "bookTicker", "trade"])
+    # Renew the websocket before Binance's 24 h limit (seconds).
+    max_connection_age_seconds: float = Field(default=23.5 * 3600, gt=0)
+    # Websocket ping interval, client and replay server (seconds).
+    ping_interval: float = Field(default=20.0, gt=0)
     instruments: list[InstrumentConfig] = Field(
         default_factory=lambda: [
             # Binance lists BTCUSDT's order step as 0.00001, but book quantities in the

@@ -1,19 +1,26 @@
-"""The engine: the bus, its consumers, the market data source and the monitor that keeps
-the live top of book, wired from the configuration. The server reports on it."""
+"""The engine: the bus, its consumers, the market data feed and the monitor, wired from
+the configuration. The server reports on it.
+
+The feed is the real live path: a venue adapter (websockets) decoding every frame in Rust
+onto the bus and keeping the books in Rust synchronisers. With no exchange reachable here,
+``baconalgo run`` starts a replay server on 127.0.0.1 (random port) that plays the bundled
+recording as Binance would, REST depth snapshot included, and points the adapter at it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from baconalgo._core import BinanceDecoder, Bus, __version__, cpu_features
-from baconalgo.adapters.recording import RecordingReplayer
+from baconalgo._core import Bus, __version__, cpu_features
+from baconalgo.adapters.binance import BinanceAdapter, BinanceInstrument
+from baconalgo.adapters.replay_server import BinanceReplayServer
 from baconalgo.bus import EventKind, Side
 from baconalgo.config import Config
 from baconalgo.errors import BusClosed, ConfigError
@@ -92,6 +99,82 @@ class Monitor:
             return {k: TopOfBook(**vars(v)) for k, v in self.books.items()}
 
 
+class FeedRunner:
+    """Runs the replay server and the Binance adapter on their own asyncio loop thread."""
+
+    def __init__(self, config: Config, bus: Bus) -> None:
+        replay = config.replay
+        self.config = replay
+        self.bus = bus
+        self.market: Literal["spot", "usdm"] = "spot" if replay.venue == "binance_spot" else "usdm"
+        # The server reads the whole recording now, so a bad file fails at start.
+        try:
+            self.server = BinanceReplayServer(
+                replay.path, speed=replay.speed, ping_interval=replay.ping_interval
+            )
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"replay.path: {e}") from None
+        self.adapter = BinanceAdapter(
+            self.market,
+            [BinanceInstrument(i.symbol, i.tick, i.lot) for i in replay.instruments],
+            bus,
+            ws_url="ws://127.0.0.1:0/stream",  # set once the server has its port
+            channels=replay.channels,
+            max_connection_age=replay.max_connection_age_seconds,
+            ping_interval=replay.ping_interval,
+        )
+        self.error: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("feed did not start")
+        if self.error is not None:
+            raise RuntimeError(f"feed failed to start: {self.error}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def done(self) -> bool:
+        """The recording has been played and every frame sent has been handled."""
+        s = self.server.stats
+        sent = s.sent + s.malformed_sent + s.replies
+        return self.server.done.is_set() and self.adapter.counters.messages >= sent
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as e:  # reported in status; the engine stays up
+            self.error = f"{type(e).__name__}: {e}"
+            log.exception("feed failed")
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self.server:
+            self.adapter.url = self.server.ws_url
+            self.adapter.rest_url = (
+                self.server.spot_rest_url if self.market == "spot" else self.server.usdm_rest_url
+            )
+            task = asyncio.create_task(self.adapter.run())
+            self._ready.set()
+            log.info("replaying", extra={"url": self.server.ws_url, "path": str(self.config.path)})
+            await self._stop.wait()
+            self.adapter.stop()
+            await asyncio.wait_for(task, 10)
+
+
 class Engine:
     """Builds and runs the pipeline described by the configuration."""
 
@@ -109,26 +192,21 @@ class Engine:
         replay = config.replay
         if not replay.path.exists():
             raise ConfigError(f"replay.path: recording {replay.path} does not exist")
-        market = "spot" if replay.venue == "binance_spot" else "usdm"
-        self.decoder = BinanceDecoder(
-            market, [(i.symbol, i.tick, i.lot) for i in replay.instruments]
-        )
+        self.feed = FeedRunner(config, self.bus)
+        self.decoder = self.feed.adapter.binance_decoder
         if self.decoder.instrument_index(replay.symbol) is None:
             raise ConfigError(f"replay.symbol: {replay.symbol!r} is not in replay.instruments")
-        self.replayer = RecordingReplayer(
-            replay.path, self.decoder, self.bus, replay.symbol, replay.speed
-        )
         self.monitor = Monitor(self.bus)
         self._stall: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
         self.bus.start()
         self.monitor.start()
-        self.replayer.start()
+        self.feed.start()
         log.info("engine started", extra={"version": __version__})
 
     def stop(self) -> None:
-        self.replayer.stop()
+        self.feed.stop()
         self.bus.close()
         self.monitor.join(5.0)
 
@@ -165,22 +243,41 @@ class Engine:
             },
         }
 
+    def feed_done(self) -> bool:
+        return self.feed.done()
+
     def top_of_book(self) -> dict[str, dict[str, Any]]:
+        """Per symbol: the best bid and ask of the synchronised Rust book (exact decimals),
+        with the trade and quote flow the monitor saw on the bus."""
         out: dict[str, dict[str, Any]] = {}
-        for index, top in self.monitor.snapshot().items():
+        flow = self.monitor.snapshot()
+        for index, sync in self.feed.adapter.syncs.items():
             symbol = self.decoder.instrument(index)[0]
+            book = sync.summary()
+            top = flow.get(index, TopOfBook())
 
             def price(ticks: int | None, index: int = index) -> str | None:
                 return None if ticks is None else self.decoder.format_price(index, ticks)
 
+            def qty(lots: int | None, index: int = index) -> str | None:
+                return None if lots is None else self.decoder.format_qty(index, lots)
+
+            bid, ask = book["best_bid"] or (None, None), book["best_ask"] or (None, None)
             out[symbol] = {
-                "bid": price(top.bid_ticks),
-                "ask": price(top.ask_ticks),
+                "book_state": book["state"],
+                "bid": price(bid[0]),
+                "ask": price(ask[0]),
+                "bid_qty": qty(bid[1]),
+                "ask_qty": qty(ask[1]),
+                "bid_ticks": bid[0],
+                "ask_ticks": ask[0],
+                "bid_lots": bid[1],
+                "ask_lots": ask[1],
+                "bid_levels": book["bid_levels"],
+                "ask_levels": book["ask_levels"],
+                "book_update_id": book["last_seq"],
+                "crossed": book["crossed"],
                 "last_trade": price(top.last_trade_ticks),
-                "bid_ticks": top.bid_ticks,
-                "ask_ticks": top.ask_ticks,
-                "bid_lots": top.bid_lots,
-                "ask_lots": top.ask_lots,
                 "trades": top.trades,
                 "quotes": top.quotes,
                 "ts_event_ns": top.ts_event_ns,
@@ -188,7 +285,8 @@ class Engine:
         return out
 
     def status(self) -> dict[str, Any]:
-        stats = self.replayer.stats
+        adapter = self.feed.adapter.status()
+        replay = self.feed.server.stats
         return {
             "version": __version__,
             "uptime_seconds": round(self.uptime_seconds(), 3),
@@ -197,14 +295,10 @@ class Engine:
                 "bus": self.bus.counters(),
                 "feed": {
                     "source": str(self.config.replay.path),
-                    "venue": self.config.replay.venue,
-                    "messages": stats.messages,
-                    "events": stats.events,
-                    "rejected": stats.rejected,
-                    "last_reject": stats.last_reject,
-                    "replay_done": stats.done,
-                    "replay_error": stats.error,
-                    "decoder": self.decoder.counters(),
+                    **adapter,
+                    "replay_done": self.feed_done(),
+                    "replay_error": self.feed.error,
+                    "replay_server": {"url": self.feed.server.ws_url, **vars(replay)},
                 },
                 "handlers": {
                     c.name: self.bus.handler_stats(c.name) for c in self.config.bus.consumers

@@ -366,3 +366,42 @@ proptest! {
         run_mp(producers, per_producer, batch.min(capacity), capacity, wait);
     }
 }
+
+/// Records the kernel's view of its thread's allowed CPUs when the consumer starts.
+#[cfg(target_os = "linux")]
+struct AffinityProbe(Arc<Mutex<String>>);
+
+#[cfg(target_os = "linux")]
+impl EventHandler<Event> for AffinityProbe {
+    fn on_start(&mut self) {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        *self.0.lock().unwrap() = allowed;
+    }
+    fn on_event(&mut self, _e: &Event, _s: u64, _end: bool) {}
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pinned_consumer_thread_runs_only_on_its_core() {
+    let last_core = std::thread::available_parallelism()
+        .map(|n| n.get() - 1)
+        .unwrap_or(0);
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut b = BusBuilder::<Event>::new(8, ProducerMode::Single, WaitStrategy::Blocking).unwrap();
+    b.add_handler(
+        "pinned",
+        Box::new(AffinityProbe(seen.clone())),
+        &[],
+        Some(last_core),
+    )
+    .unwrap();
+    let bus = b.start().unwrap();
+    bus.shutdown();
+    assert_eq!(*seen.lock().unwrap(), last_core.to_string());
+}

@@ -277,9 +277,9 @@ impl PyBus {
             BusClosed::new_err(format!("bus is closed and poller {name:?} has drained"))
         })?;
         let n = (pending as usize).min(max_events);
-        // SAFETY: every element is written by `poll` below before Python can see the array
-        // (n <= pending and only this poller advances its own sequence... and `poll` is
-        // serialised), so no uninitialised event is ever exposed.
+        // SAFETY: the events are plain integers, so uninitialised memory is garbage, not UB;
+        // `poll` writes the first `got` elements and only those reach Python (`got == n`
+        // unless another thread polled the same poller in between, handled below).
         let out = unsafe { PyArray1::<PyEvent>::new(py, n, false) };
         let got = {
             let mut rw = out.readwrite();
@@ -431,7 +431,7 @@ fn checked_timeout(timeout: f64) -> PyResult<Duration> {
 }
 
 /// The argument as a 1-D `EVENT_DTYPE` array, or a TypeError/ValueError naming it.
-fn events_array<'py>(
+pub fn events_array<'py>(
     obj: &Bound<'py, PyAny>,
     what: &str,
 ) -> PyResult<Bound<'py, PyArray1<PyEvent>>> {

@@ -3,10 +3,14 @@
 
 use pyo3::prelude::*;
 
+mod bars;
+mod book;
 mod bus;
 mod errors;
 mod event;
 mod feed;
+mod scan;
+mod signal;
 mod system;
 mod ta;
 
@@ -19,8 +23,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     event::register(m)?;
     system::register(m)?;
+    scan::register(m)?;
+    signal::register(m)?;
     bus::register(m)?;
+    bars::register(m)?;
     feed::register(m)?;
     ta::register(m)?;
+    book::register(m)?;
     Ok(())
 }

@@ -268,6 +268,18 @@ impl OrderBook {
         stats
     }
 
+    /// Keeps only the best `depth` levels of each side, as a venue does for a book
+    /// subscribed at a fixed depth (Kraken's checksum is defined over the truncated book).
+    pub fn truncate(&mut self, depth: usize) {
+        for side in [&mut self.bids, &mut self.asks] {
+            let n = side.levels.len();
+            if n > depth {
+                // Best levels are at the end: the worst ones go from the front.
+                side.levels.drain(..n - depth);
+            }
+        }
+    }
+
     pub fn best_bid(&self) -> Option<Level> {
         self.bids.best()
     }
@@ -510,6 +522,24 @@ mod tests {
             vec![lv(60, 2), lv(61, 3)]
         );
         assert_eq!(b.last_seq(), 8);
+    }
+
+    #[test]
+    fn truncate_keeps_the_best_levels_of_each_side() {
+        let mut b = sample();
+        b.truncate(2);
+        assert_eq!(
+            b.depth(Side::Buy, 9).collect::<Vec<_>>(),
+            vec![lv(100, 5), lv(99, 10)]
+        );
+        assert_eq!(
+            b.depth(Side::Sell, 9).collect::<Vec<_>>(),
+            vec![lv(102, 3), lv(103, 7)]
+        );
+        b.truncate(5);
+        assert_eq!((b.len(Side::Buy), b.len(Side::Sell)), (2, 2));
+        b.truncate(0);
+        assert!(b.is_empty());
     }
 
     #[test]

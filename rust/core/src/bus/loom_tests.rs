@@ -20,12 +20,27 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// Drains `expected` events through a barrier the way a consumer thread does.
-fn consume(barrier: &Barrier<u64>, seq: &Sequence, expected: u64) -> Vec<u64> {
+/// A bus of `capacity` slots whose producers are gated by `consumer`.
+fn ring(capacity: usize, mode: ProducerMode, consumer: &Arc<Sequence>) -> Arc<Shared<u64>> {
+    let shared = Shared::new(
+        capacity,
+        mode,
+        WaitStrategy::BusySpin,
+        vec![consumer.clone()],
+    );
+    Arc::new(shared.expect("valid capacity"))
+}
+
+/// Reads events through a barrier the way a consumer thread does: until `expected` have
+/// been seen, or, with `None`, until the closed bus reports it drained.
+fn consume(barrier: &Barrier<u64>, seq: &Sequence, expected: Option<u64>) -> Vec<u64> {
     let mut seen = Vec::new();
     let mut next = seq.get();
-    while next < expected {
-        let available = barrier.wait_for(next).expect("bus must not drain early");
+    while expected.is_none_or(|n| next < n) {
+        let Ok(available) = barrier.wait_for(next) else {
+            assert!(expected.is_none(), "bus drained early");
+            break;
+        };
         for s in next..available {
             // SAFETY: the protocol under test: published and not yet released by us.
             seen.push(unsafe { barrier.shared().ring.read(s) });
@@ -39,18 +54,10 @@ fn consume(barrier: &Barrier<u64>, seq: &Sequence, expected: u64) -> Vec<u64> {
 #[test]
 fn single_producer_wraps_without_overwriting_unconsumed_slots() {
     model(|| {
-        let consumer_seq = Arc::new(Sequence::new(0));
-        let shared = Arc::new(
-            Shared::<u64>::new(
-                2,
-                ProducerMode::Single,
-                WaitStrategy::BusySpin,
-                vec![consumer_seq.clone()],
-            )
-            .unwrap(),
-        );
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(2, ProducerMode::Single, &consumer);
         let barrier = Barrier::new(shared.clone(), vec![]);
-        let reader = thread::spawn(move || consume(&barrier, &consumer_seq, 3));
+        let reader = thread::spawn(move || consume(&barrier, &consumer, Some(3)));
         let mut producer = Producer::new(shared);
         for v in 0..3u64 {
             producer.publish(100 + v).unwrap();
@@ -62,22 +69,14 @@ fn single_producer_wraps_without_overwriting_unconsumed_slots() {
 #[test]
 fn two_producers_claim_distinct_slots_and_consumer_sees_each_once() {
     model(|| {
-        let consumer_seq = Arc::new(Sequence::new(0));
-        let shared = Arc::new(
-            Shared::<u64>::new(
-                2,
-                ProducerMode::Multi,
-                WaitStrategy::BusySpin,
-                vec![consumer_seq.clone()],
-            )
-            .unwrap(),
-        );
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(2, ProducerMode::Multi, &consumer);
         let barrier = Barrier::new(shared.clone(), vec![]);
         let mut p1 = Producer::new(shared.clone());
         let mut p2 = Producer::new(shared.clone());
         let t1 = thread::spawn(move || p1.publish(1).unwrap());
         let t2 = thread::spawn(move || p2.publish(2).unwrap());
-        let mut seen = consume(&barrier, &consumer_seq, 2);
+        let mut seen = consume(&barrier, &consumer, Some(2));
         t1.join().unwrap();
         t2.join().unwrap();
         seen.sort();
@@ -90,19 +89,12 @@ fn dependent_consumer_never_passes_its_dependency() {
     model(|| {
         let first = Arc::new(Sequence::new(0));
         let second = Arc::new(Sequence::new(0));
-        let shared = Arc::new(
-            Shared::<u64>::new(
-                2,
-                ProducerMode::Single,
-                WaitStrategy::BusySpin,
-                vec![second.clone()],
-            )
-            .unwrap(),
-        );
+        // Gated by the last stage only: the first is always ahead of it.
+        let shared = ring(2, ProducerMode::Single, &second);
         let b1 = Barrier::new(shared.clone(), vec![]);
         let b2 = Barrier::new(shared.clone(), vec![first.clone()]);
         let first_c = first.clone();
-        let t1 = thread::spawn(move || consume(&b1, &first_c, 2));
+        let t1 = thread::spawn(move || consume(&b1, &first_c, Some(2)));
         let second_c = second.clone();
         let t2 = thread::spawn(move || {
             let mut next = 0;
@@ -130,33 +122,37 @@ fn dependent_consumer_never_passes_its_dependency() {
 #[test]
 fn close_during_publish_loses_nothing_that_was_accepted() {
     model(|| {
-        let consumer_seq = Arc::new(Sequence::new(0));
-        let shared = Arc::new(
-            Shared::<u64>::new(
-                2,
-                ProducerMode::Multi,
-                WaitStrategy::BusySpin,
-                vec![consumer_seq.clone()],
-            )
-            .unwrap(),
-        );
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(2, ProducerMode::Multi, &consumer);
         let barrier = Barrier::new(shared.clone(), vec![]);
         let mut producer = Producer::new(shared.clone());
         let writer = thread::spawn(move || producer.publish(5).is_ok());
         // Close races the publish; afterwards the final count must cover exactly what
         // was accepted, so a draining consumer sees it and then stops.
         shared.close();
-        let mut seen = vec![];
-        let mut next = 0;
-        while let Ok(available) = barrier.wait_for(next) {
-            for s in next..available {
-                // SAFETY: published and not yet released by us.
-                seen.push(unsafe { barrier.shared().ring.read(s) });
-            }
-            consumer_seq.set(available);
-            next = available;
-        }
+        let seen = consume(&barrier, &consumer, None);
         let accepted = writer.join().unwrap();
         assert_eq!(seen, if accepted { vec![5] } else { vec![] });
+    });
+}
+
+#[test]
+fn close_racing_two_producers_on_different_stripes_keeps_every_accepted_event() {
+    model(|| {
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(4, ProducerMode::Multi, &consumer);
+        let barrier = Barrier::new(shared.clone(), vec![]);
+        let mut p1 = Producer::new(shared.clone());
+        let mut p2 = Producer::new(shared.clone());
+        let t1 = thread::spawn(move || p1.publish(1).is_ok());
+        let t2 = thread::spawn(move || p2.publish(2).is_ok());
+        shared.close();
+        let mut seen = consume(&barrier, &consumer, None);
+        let accepted: Vec<u64> = [(1, t1.join().unwrap()), (2, t2.join().unwrap())]
+            .into_iter()
+            .filter_map(|(v, ok)| ok.then_some(v))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, accepted);
     });
 }

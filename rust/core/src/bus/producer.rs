@@ -38,15 +38,19 @@ pub struct Producer<E> {
     next: u64,
     /// Single producer only: a recent minimum of the consumer sequences.
     gate_cache: u64,
+    /// This handle's in-flight stripe (see `Shared::enter`).
+    stripe: usize,
 }
 
 impl<E: Copy + Default> Producer<E> {
     pub(crate) fn new(shared: Arc<Shared<E>>) -> Self {
         let next = shared.cursor.get();
+        let stripe = shared.assign_stripe();
         Producer {
             shared,
             next,
             gate_cache: 0,
+            stripe,
         }
     }
 
@@ -151,12 +155,12 @@ impl<E: Copy + Default> Producer<E> {
                 capacity: self.shared.capacity(),
             });
         }
-        self.shared.enter()?;
+        self.shared.enter(self.stripe)?;
         let result = self.claim(n as u64, deadline);
         let start = match result {
             Ok(start) => start,
             Err(e) => {
-                self.shared.leave();
+                self.shared.leave(self.stripe);
                 return Err(e);
             }
         };
@@ -175,7 +179,7 @@ impl<E: Copy + Default> Producer<E> {
             }
             ProducerMode::Multi => self.shared.mark_published(start, end),
         }
-        self.shared.leave();
+        self.shared.leave(self.stripe);
         self.shared.waiter.signal();
         Ok(start)
     }

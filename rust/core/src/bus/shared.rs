@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
+
 use super::producer::ProducerMode;
 use super::ring::Ring;
 use super::sequence::Sequence;
@@ -12,6 +14,11 @@ use super::BusError;
 
 /// No final count yet: the bus is open.
 const OPEN: u64 = u64::MAX;
+/// Stripes of the in-flight count (fewer under loom, where each is a modelled atomic).
+#[cfg(not(loom))]
+const IN_FLIGHT_STRIPES: usize = 16;
+#[cfg(loom)]
+const IN_FLIGHT_STRIPES: usize = 2;
 /// Marks a multi-producer slot that has never been published.
 const NEVER_PUBLISHED: u64 = u64::MAX;
 
@@ -30,8 +37,11 @@ pub struct Shared<E> {
     gate_cache: AtomicU64,
     pub(crate) waiter: Waiter,
     closed: AtomicBool,
-    /// Producers between their closed-check and their publish; shutdown waits for zero.
-    in_flight: AtomicUsize,
+    /// Producers between their closed-check and their publish, striped so producers on
+    /// different threads do not fight over one cache line; shutdown waits for all zero.
+    in_flight: Box<[CachePadded<AtomicUsize>]>,
+    /// Hands each new producer handle its stripe.
+    next_stripe: AtomicUsize,
     /// Once closed and quiescent: the total number of events ever published.
     final_count: AtomicU64,
     pub(crate) producer_waits: AtomicU64,
@@ -63,7 +73,10 @@ impl<E: Copy + Default> Shared<E> {
             gate_cache: AtomicU64::new(0),
             waiter: Waiter::new(wait),
             closed: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
+            in_flight: (0..IN_FLIGHT_STRIPES)
+                .map(|_| CachePadded::new(AtomicUsize::new(0)))
+                .collect(),
+            next_stripe: AtomicUsize::new(0),
             final_count: AtomicU64::new(OPEN),
             producer_waits: AtomicU64::new(0),
         })
@@ -141,24 +154,29 @@ impl<E> Shared<E> {
         }
     }
 
+    /// The in-flight stripe for a new producer handle.
+    pub(crate) fn assign_stripe(&self) -> usize {
+        self.next_stripe.fetch_add(1, Ordering::Relaxed) % IN_FLIGHT_STRIPES
+    }
+
     /// Enter the publish path: fails once the bus is closed. Pair with [`Self::leave`].
     #[inline]
-    pub(crate) fn enter(&self) -> Result<(), BusError> {
+    pub(crate) fn enter(&self, stripe: usize) -> Result<(), BusError> {
         // Dekker handshake with `close`, written with fences because a pair of SeqCst
         // accesses on different atomics is exactly what loom (and weaker mental models)
         // get wrong: either we see `closed`, or `close` sees us in flight.
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight[stripe].fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if self.closed.load(Ordering::Relaxed) {
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.in_flight[stripe].fetch_sub(1, Ordering::Release);
             return Err(BusError::Closed);
         }
         Ok(())
     }
 
     #[inline]
-    pub(crate) fn leave(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Release);
+    pub(crate) fn leave(&self, stripe: usize) {
+        self.in_flight[stripe].fetch_sub(1, Ordering::Release);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -171,7 +189,11 @@ impl<E> Shared<E> {
         self.closed.store(true, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let mut spins = 0u32;
-        while self.in_flight.load(Ordering::Acquire) != 0 {
+        while self
+            .in_flight
+            .iter()
+            .any(|n| n.load(Ordering::Acquire) != 0)
+        {
             // A producer waiting for room sees `closed` and leaves; one with room publishes.
             self.waiter.signal();
             self.waiter.idle(&mut spins, &|| false);

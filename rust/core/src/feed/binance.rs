@@ -24,7 +24,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::{flags, Event, EventKind, FixedError, Instrument, InstrumentTable, Side};
+use crate::model::{flags, Bar, Event, EventKind, FixedError, Instrument, InstrumentTable, Side};
 
 use super::{DecodeCounters, Decoded, FeedError, MessageKind};
 
@@ -607,22 +607,21 @@ impl BinanceDecoder {
     fn kline(&self, m: KlineMsg, out: &mut Vec<Event>) -> Result<Decoded, FeedError> {
         let (index, inst) = self.instrument(m.s)?;
         let k = &m.k;
-        let volume = self.qty(inst, "k.v", k.v)?;
-        let template = Event {
-            seq: ms_to_ns(k.close_time_ms),
-            id: k.n,
-            qty_lots: volume,
-            flags: if k.x { flags::FINAL } else { 0 },
-            ..self.event(index, EventKind::Bar, ms_to_ns(k.open_time_ms))
+        let bar = Bar {
+            instrument: index,
+            venue: self.venue,
+            ts_open_ns: ms_to_ns(k.open_time_ms),
+            ts_close_ns: ms_to_ns(k.close_time_ms),
+            open_ticks: self.price(inst, "k.o", k.o)?,
+            high_ticks: self.price(inst, "k.h", k.h)?,
+            low_ticks: self.price(inst, "k.l", k.l)?,
+            close_ticks: self.price(inst, "k.c", k.c)?,
+            volume_lots: self.qty(inst, "k.v", k.v)?,
+            trades: k.n,
+            closed: k.x,
         };
-        let prices = [("k.o", k.o), ("k.h", k.h), ("k.l", k.l), ("k.c", k.c)];
-        let mut bars = [template; 4];
-        for (i, (field, text)) in prices.iter().enumerate() {
-            bars[i].aux = i as i64;
-            bars[i].price_ticks = self.price(inst, field, text)?;
-        }
-        bars[3].flags |= flags::LAST_IN_BATCH;
-        out.extend_from_slice(&bars);
+        // `ts_recv_ns` is stamped on every event once decoding succeeds.
+        out.extend_from_slice(&bar.to_events(0));
         Ok(Decoded {
             kind: MessageKind::Kline,
             events: 4,

@@ -1,4 +1,5 @@
-//! Exchange message decoders: raw bytes from a venue in, normalized [`Event`]s out, with
+//! Exchange message decoders (Binance, OKX, Kraken, Coinbase Advanced Trade): raw bytes
+//! from a venue in, normalized [`Event`]s out, with
 //! prices and quantities parsed straight from the wire's decimal strings into the
 //! instrument's ticks and lots (see [`crate::model::fixed`]).
 //!
@@ -9,12 +10,19 @@
 //! [`Event`]: crate::model::Event
 
 pub mod binance;
+pub mod coinbase;
+pub mod kraken;
+pub mod okx;
+mod wire;
 
 use thiserror::Error;
 
 use crate::model::FixedError;
 
 pub use binance::{BinanceDecoder, BinanceMarket};
+pub use coinbase::{CoinbaseDecoder, SequenceGap};
+pub use kraken::KrakenDecoder;
+pub use okx::OkxDecoder;
 
 /// Why a message was rejected. `venue` is the decoder's venue name (`binance-spot`, ...).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -59,6 +67,9 @@ pub enum MessageKind {
     Kline,
     /// A subscription reply or other control message: no events.
     Control,
+    /// A venue's error reply to a request (OKX `"event":"error"`, Kraken subscription
+    /// errors, Coinbase `"type":"error"`): no events; the caller decides what to retry.
+    VenueError,
 }
 
 /// The result of decoding one message.
@@ -74,6 +85,8 @@ pub struct Decoded {
 pub struct DecodeCounters {
     pub decoded: u64,
     pub control: u64,
+    /// Venue error replies (decoded, no events).
+    pub venue_errors: u64,
     pub malformed_json: u64,
     pub bad_field: u64,
     pub negative_quantity: u64,
@@ -96,6 +109,7 @@ impl DecodeCounters {
     pub fn record(&mut self, result: &Result<Decoded, FeedError>) {
         match result {
             Ok(d) if d.kind == MessageKind::Control => self.control += 1,
+            Ok(d) if d.kind == MessageKind::VenueError => self.venue_errors += 1,
             Ok(_) => self.decoded += 1,
             Err(FeedError::MalformedJson { .. }) => self.malformed_json += 1,
             Err(FeedError::BadField { .. }) => self.bad_field += 1,

@@ -197,6 +197,15 @@ pub fn validate_batch(events: &[Event]) -> Result<(), (usize, InvalidEvent)> {
     Ok(())
 }
 
+/// Splits a batch into its messages: each message ends at an event flagged
+/// [`flags::LAST_IN_BATCH`] (the decoders flag the last event of every message); events
+/// after the last flag form a final message of their own.
+pub fn split_messages(events: &[Event]) -> impl Iterator<Item = &[Event]> + '_ {
+    events
+        .split_inclusive(|e| e.flags & flags::LAST_IN_BATCH != 0)
+        .filter(|m| !m.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +256,16 @@ mod tests {
         for d in &variants {
             assert_ne!(*d, base.digest());
         }
+    }
+
+    #[test]
+    fn split_messages_cuts_after_each_last_in_batch_flag() {
+        let mut events = [Event::default(); 6];
+        events[1].flags = flags::LAST_IN_BATCH;
+        events[2].flags = flags::LAST_IN_BATCH | flags::SNAPSHOT;
+        events[4].flags = flags::LAST_IN_BATCH;
+        let lens: Vec<usize> = split_messages(&events).map(<[Event]>::len).collect();
+        assert_eq!(lens, vec![2, 1, 2, 1]);
+        assert_eq!(split_messages(&[]).count(), 0);
     }
 }

@@ -167,6 +167,43 @@ impl Step {
         write!(out, "{sign}{}.{:0scale$}", abs / div, abs % div)
     }
 
+    /// Writes `steps * step` with exactly `frac_digits` decimal places (no `.` when 0), which
+    /// is how a venue that keeps its own text form (OKX trims trailing zeros, Kraken pads to
+    /// a fixed width) wrote the value. Fails when the value needs more places than that.
+    pub fn write_steps_with_digits(
+        self,
+        steps: i64,
+        frac_digits: u8,
+        out: &mut impl fmt::Write,
+    ) -> fmt::Result {
+        let units = i128::from(steps) * i128::from(self.mantissa);
+        let sign = if units < 0 { "-" } else { "" };
+        let mut abs = units.unsigned_abs();
+        let scale = usize::from(self.scale);
+        let digits = usize::from(frac_digits);
+        if digits < scale {
+            // Dropping places is exact only when they are all zero.
+            let cut = u128::from(POW10[scale - digits]);
+            if abs % cut != 0 {
+                return Err(fmt::Error);
+            }
+            abs /= cut;
+        }
+        let kept = digits.min(scale);
+        let div = u128::from(POW10[kept]);
+        write!(out, "{sign}{}", abs / div)?;
+        if digits > 0 {
+            out.write_char('.')?;
+            if kept > 0 {
+                write!(out, "{:0kept$}", abs % div)?;
+            }
+            for _ in kept..digits {
+                out.write_char('0')?;
+            }
+        }
+        Ok(())
+    }
+
     /// `steps * step` as a decimal string with exactly `scale` decimal places.
     pub fn format_steps(self, steps: i64) -> String {
         let mut s = String::new();
@@ -523,6 +560,21 @@ mod tests {
         assert_eq!(table.len(), 2);
     }
 
+    #[test]
+    fn values_are_rewritten_with_the_wire_number_of_places() {
+        let fmt = |st: &str, n: i64, d: u8| {
+            let mut s = String::new();
+            step(st).write_steps_with_digits(n, d, &mut s).map(|_| s)
+        };
+        assert_eq!(fmt("0.1", 303160, 0).as_deref(), Ok("30316"));
+        assert_eq!(fmt("0.1", 303161, 1).as_deref(), Ok("30316.1"));
+        assert_eq!(fmt("0.00000001", 40000000, 1).as_deref(), Ok("0.4"));
+        assert_eq!(fmt("0.01", 35415, 8).as_deref(), Ok("354.15000000"));
+        assert_eq!(fmt("1", 7, 3).as_deref(), Ok("7.000"));
+        assert_eq!(fmt("0.5", -5, 1).as_deref(), Ok("-2.5"));
+        assert_eq!(fmt("0.1", 303161, 0), Err(fmt::Error));
+    }
+
     fn any_step() -> impl Strategy<Value = Step> {
         (1u64..1000, 0u8..=10).prop_map(|(m, s)| Step::new(m, s).unwrap())
     }
@@ -578,6 +630,20 @@ mod tests {
                 format!("{sign}{}.{:0w$}", abs / p, abs % p, w = scale as usize)
             };
             prop_assert_eq!(st.to_steps(&text), Ok(a));
+        }
+
+        #[test]
+        fn wire_text_round_trips_through_steps_and_its_places(
+            int in 0u64..1_000_000, frac in "[0-9]{0,9}", scale in 0u8..10,
+        ) {
+            // Any text on the grid comes back byte for byte from (steps, places).
+            let text = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+            let st = Step::new(1, scale).unwrap();
+            if let Ok(n) = st.to_steps(&text) {
+                let mut back = String::new();
+                st.write_steps_with_digits(n, frac.len() as u8, &mut back).unwrap();
+                prop_assert_eq!(back, text);
+            }
         }
     }
 }

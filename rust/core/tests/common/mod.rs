@@ -1,6 +1,9 @@
-//! Shared helpers for the tests that replay recorded Binance data (`data/binance/` at the repository root).
+//! Shared helpers for the tests that replay recorded data (`data/binance/` and
+//! `data/cryptofeed/` at the repository root).
 
 #![allow(dead_code)] // each test crate uses its own subset
+
+pub mod cryptofeed;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -1,0 +1,128 @@
+"""The universe scanner: indicators for thousands of instruments at once (Rust, across
+cores), filters, ranking, top N.
+
+    result = scan(
+        close, high, low,                       # (n_bars, n_instruments) arrays
+        indicators={"rsi": ("RSI", 14), "ema200": ("EMA", 200), "close": "CLOSE"},
+        where=["rsi < 30", "close > ema200"],
+        rank_by="rsi",
+        top=20,
+    )
+
+Indicator kinds: CLOSE, SMA, EMA, WMA, RSI, ROC, MOM (period); STDDEV, BBANDS_UPPER,
+BBANDS_LOWER, BBANDS_PERCENT_B (period, nbdev); BBANDS_MIDDLE (period); ATR, NATR, ADX,
+CCI, WILLR (period; need high and low). Values are TA-Lib's, taken at the last bar.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from baconalgo._core import scan as _scan
+
+IndicatorSpec = str | Sequence[str | int | float]
+
+_FILTER = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Selected instruments, best first, with every requested indicator value."""
+
+    instrument: npt.NDArray[np.uint32]
+    values: dict[str, npt.NDArray[np.float64]]
+    passed: int
+    names: list[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"instrument": self.instrument}
+        if self.names is not None:
+            out["name"] = [self.names[i] for i in self.instrument]
+        return {**out, **self.values}
+
+
+def _matrix(a: Any, name: str, shape: tuple[int, ...] | None) -> npt.NDArray[np.float64]:
+    m = np.asarray(a)
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_bars, n_instruments), got shape {m.shape}")
+    if not (np.issubdtype(m.dtype, np.floating) or np.issubdtype(m.dtype, np.integer)):
+        raise TypeError(f"{name} must be numeric, got {m.dtype}")
+    if shape is not None and m.shape != shape:
+        raise ValueError(f"{name} has shape {m.shape}, close has {shape}")
+    # Column-major, so each instrument's series is contiguous; no copy when it already is.
+    return np.asfortranarray(m, dtype=np.float64)
+
+
+def _indicator(name: str, spec: IndicatorSpec) -> tuple[str, int, float]:
+    parts: tuple[str | int | float, ...] = (spec,) if isinstance(spec, str) else tuple(spec)
+    if not parts or not isinstance(parts[0], str) or len(parts) > 3:
+        raise ValueError(f"indicator {name!r}: expected ('KIND', period[, param]), got {spec!r}")
+    kind = parts[0].upper()
+    period = int(parts[1]) if len(parts) > 1 else 0
+    param = float(parts[2]) if len(parts) > 2 else 2.0
+    return kind, period, param
+
+
+def scan(
+    close: Any,
+    high: Any = None,
+    low: Any = None,
+    *,
+    indicators: Mapping[str, IndicatorSpec],
+    where: Sequence[str] = (),
+    rank_by: str | None = None,
+    descending: bool = False,
+    top: int = 50,
+    names: Sequence[str] | None = None,
+) -> ScanResult:
+    """Computes ``indicators`` for every instrument (a column of ``close``), keeps those
+    passing every ``where`` condition (``"name op number"`` or ``"name op name"``), sorts
+    by ``rank_by`` (NaN last) and returns the first ``top``."""
+    c = _matrix(close, "close", None)
+    h = None if high is None else _matrix(high, "high", c.shape)
+    lo = None if low is None else _matrix(low, "low", c.shape)
+    keys = list(indicators)
+    index = {k: i for i, k in enumerate(keys)}
+    filters: list[tuple[int, str, int | None, float]] = []
+    for text in where:
+        m = _FILTER.match(text)
+        if m is None:
+            raise ValueError(f"filter {text!r}: expected 'name <op> value' with op <, <=, >, >=")
+        left, op, right = m.groups()
+        if left not in index:
+            raise ValueError(f"filter {text!r}: {left!r} is not one of the indicators {keys}")
+        if right in index:
+            filters.append((index[left], op, index[right], 0.0))
+        else:
+            try:
+                filters.append((index[left], op, None, float(right)))
+            except ValueError:
+                raise ValueError(
+                    f"filter {text!r}: {right!r} is neither a number nor an indicator"
+                ) from None
+    if rank_by is not None and rank_by not in index:
+        raise ValueError(f"rank_by {rank_by!r} is not one of the indicators {keys}")
+    if names is not None and len(names) != c.shape[1]:
+        raise ValueError(f"names has {len(names)} entries for {c.shape[1]} instruments")
+    instrument, values, passed = _scan(
+        c.ravel(order="F"),
+        c.shape[0],
+        None if h is None else h.ravel(order="F"),
+        None if lo is None else lo.ravel(order="F"),
+        [_indicator(k, spec) for k, spec in indicators.items()],
+        filters,
+        None if rank_by is None else index[rank_by],
+        descending,
+        top,
+    )
+    columns = {k: np.ascontiguousarray(values[:, i]) for i, k in enumerate(keys)}
+    return ScanResult(instrument, columns, passed, None if names is None else list(names))
+
+
+__all__ = ["IndicatorSpec", "ScanResult", "scan"]

@@ -1,0 +1,91 @@
+//! `RiskEngine::check` allocates nothing: counted by a global allocator over accepted and
+//! refused orders, with throttles, self-trade prevention and breakers all on.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use baconalgo_core::model::Side;
+use baconalgo_core::risk::{
+    InstrumentSpec, OrderRequest, RejectReason, RiskEngine, RiskLimits, Throttle,
+};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn check_allocates_nothing_on_accept_or_reject() {
+    let specs = vec![InstrumentSpec::new(0, 0.01).unwrap(); 4];
+    let mut limits = RiskLimits::permissive(4, 1_000);
+    limits.strategy_throttle = Some(Throttle {
+        max_orders: 50,
+        window_ns: 1_000_000,
+    });
+    limits.venue_throttle = Some(Throttle {
+        max_orders: 80,
+        window_ns: 1_000_000,
+    });
+    let mut e = RiskEngine::new(specs, limits, 1e6).unwrap();
+    for i in 0..4 {
+        e.on_reference_price(i, 10_000, 1).unwrap();
+        e.submit(
+            &OrderRequest::limit(i, 0, Side::Sell, 10_100, 5, 1_000 + u64::from(i)),
+            1,
+        )
+        .unwrap();
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let (mut ok, mut refused) = (0, 0);
+    for k in 0..20_000u64 {
+        let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+        // Every third buy crosses our resting sell (self-trade); throttles refuse bursts.
+        let px = if k % 6 == 0 { 10_100 } else { 10_000 };
+        let o = OrderRequest {
+            strategy_id: (k % 3) as u16,
+            ..OrderRequest::limit(
+                (k % 4) as u32,
+                0,
+                side,
+                px,
+                1 + (k % 7) as i64,
+                1_000_000 + k,
+            )
+        };
+        match e.check(&o, 2 + k * 1_000) {
+            Ok(()) => ok += 1,
+            Err(
+                RejectReason::SelfTrade
+                | RejectReason::StrategyThrottle
+                | RejectReason::VenueThrottle,
+            ) => refused += 1,
+            Err(other) => panic!("unexpected refusal {other:?}"),
+        }
+    }
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert!(
+        ok > 1_000 && refused > 1_000,
+        "both paths exercised: {ok} accepted, {refused} refused"
+    );
+    assert_eq!(after - before, 0, "check() allocated");
+}

@@ -1,0 +1,119 @@
+//! `baconalgo._core.scan`: the universe scanner (parsing of names and filter text is in
+//! `baconalgo.scan`; this takes the decoded request).
+
+use baconalgo_core::scan::{
+    scan as core_scan, Filter, Indicator, Op, Operand, ScanRequest, Universe,
+};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn indicator(kind: &str, period: usize, param: f64) -> PyResult<Indicator> {
+    Ok(match kind {
+        "CLOSE" => Indicator::Close,
+        "SMA" => Indicator::Sma(period),
+        "EMA" => Indicator::Ema(period),
+        "WMA" => Indicator::Wma(period),
+        "RSI" => Indicator::Rsi(period),
+        "ROC" => Indicator::Roc(period),
+        "MOM" => Indicator::Mom(period),
+        "STDDEV" => Indicator::Stddev(period, param),
+        "BBANDS_UPPER" => Indicator::BbandsUpper(period, param),
+        "BBANDS_MIDDLE" => Indicator::BbandsMiddle(period),
+        "BBANDS_LOWER" => Indicator::BbandsLower(period, param),
+        "BBANDS_PERCENT_B" => Indicator::BbandsPercentB(period, param),
+        "ATR" => Indicator::Atr(period),
+        "NATR" => Indicator::Natr(period),
+        "ADX" => Indicator::Adx(period),
+        "CCI" => Indicator::Cci(period),
+        "WILLR" => Indicator::Willr(period),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown scan indicator {other:?}"
+            )))
+        }
+    })
+}
+
+fn op(text: &str) -> PyResult<Op> {
+    Ok(match text {
+        "<" => Op::Lt,
+        "<=" => Op::Le,
+        ">" => Op::Gt,
+        ">=" => Op::Ge,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown comparison {other:?}"
+            )))
+        }
+    })
+}
+
+/// Scans a column-major universe; returns (instrument indices, values of shape
+/// (selected, indicators), how many passed the filters before `top`).
+#[pyfunction]
+#[pyo3(signature = (close, n_rows, high, low, indicators, filters, rank_by, descending, top))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn scan<'py>(
+    py: Python<'py>,
+    close: PyReadonlyArray1<'py, f64>,
+    n_rows: usize,
+    high: Option<PyReadonlyArray1<'py, f64>>,
+    low: Option<PyReadonlyArray1<'py, f64>>,
+    indicators: Vec<(String, usize, f64)>,
+    filters: Vec<(usize, String, Option<usize>, f64)>,
+    rank_by: Option<usize>,
+    descending: bool,
+    top: usize,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray2<f64>>, usize)> {
+    let contiguous = |name: &str| PyValueError::new_err(format!("{name} must be contiguous"));
+    let close = close.as_slice().map_err(|_| contiguous("close"))?;
+    let high = match &high {
+        Some(h) => Some(h.as_slice().map_err(|_| contiguous("high"))?),
+        None => None,
+    };
+    let low = match &low {
+        Some(l) => Some(l.as_slice().map_err(|_| contiguous("low"))?),
+        None => None,
+    };
+    let request = ScanRequest {
+        indicators: indicators
+            .iter()
+            .map(|(k, p, x)| indicator(k, *p, *x))
+            .collect::<PyResult<_>>()?,
+        filters: filters
+            .iter()
+            .map(|(left, o, right_ind, right_val)| {
+                Ok(Filter {
+                    left: *left,
+                    op: op(o)?,
+                    right: right_ind.map_or(Operand::Value(*right_val), Operand::Indicator),
+                })
+            })
+            .collect::<PyResult<_>>()?,
+        rank_by,
+        descending,
+        top,
+    };
+    let universe = Universe {
+        n_rows,
+        close,
+        high,
+        low,
+    };
+    let result = py
+        .detach(|| core_scan(&universe, &request))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let k = request.indicators.len();
+    let rows = result.instruments.len();
+    let values = result
+        .values
+        .into_pyarray(py)
+        .reshape([rows, k])
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((result.instruments.into_pyarray(py), values, result.passed))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(scan, m)?)
+}

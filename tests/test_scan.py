@@ -1,0 +1,116 @@
+"""The scanner against TA-Lib looped from Python with the filters and ranking done in
+numpy: same instruments, same order, same values."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import talib
+
+from baconalgo.scan import scan
+from tests.conftest import REPO
+
+
+def universe(n_bars: int, n_instruments: int, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    close = 100 + np.cumsum(rng.normal(0, 1, (n_bars, n_instruments)), axis=0)
+    spread = np.abs(rng.normal(0, 0.5, (n_bars, n_instruments)))
+    return close, close + spread, close - spread
+
+
+def real_universe(n_bars: int = 500) -> tuple[np.ndarray, ...]:
+    with gzip.open(REPO / "data" / "bars" / "btc_perp_1m_2022-01.csv.gz", "rt") as f:
+        rows = np.loadtxt(f, delimiter=",", skiprows=1, usecols=(2, 3, 4))
+    k = len(rows) // n_bars
+    cut = rows[: k * n_bars]
+    # Consecutive 500-minute slices of real BTC bars, one per "instrument".
+    high, low, close = (cut[:, i].reshape(k, n_bars).T for i in range(3))
+    return np.ascontiguousarray(close), np.ascontiguousarray(high), np.ascontiguousarray(low)
+
+
+INDICATORS: dict[str, str | tuple[str | int | float, ...]] = {
+    "rsi": ("RSI", 14),
+    "ema": ("EMA", 50),
+    "atr": ("ATR", 14),
+    "upper": ("BBANDS_UPPER", 20, 2.0),
+    "lower": ("BBANDS_LOWER", 20, 2.0),
+    "close": "CLOSE",
+}
+
+
+def talib_last(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> dict[str, np.ndarray]:
+    cols = range(close.shape[1])
+    c = [np.ascontiguousarray(close[:, j]) for j in cols]
+    h = [np.ascontiguousarray(high[:, j]) for j in cols]
+    lo = [np.ascontiguousarray(low[:, j]) for j in cols]
+    bb = [talib.BBANDS(x, 20, 2.0, 2.0) for x in c]
+    return {
+        "rsi": np.array([talib.RSI(x, 14)[-1] for x in c]),
+        "ema": np.array([talib.EMA(x, 50)[-1] for x in c]),
+        "atr": np.array([talib.ATR(h[j], lo[j], c[j], 14)[-1] for j in cols]),
+        "upper": np.array([b[0][-1] for b in bb]),
+        "lower": np.array([b[2][-1] for b in bb]),
+        "close": close[-1, :].astype(float),
+    }
+
+
+@pytest.mark.parametrize("source", ["random", "real"])
+def test_scan_equals_talib_loop_with_numpy_filters(source: str) -> None:
+    close, high, low = universe(300, 400, 7) if source == "random" else real_universe()
+    ref = talib_last(close, high, low)
+    keep = (ref["rsi"] < 45) & (ref["close"] > ref["lower"])
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(-ref["rsi"][order], kind="stable")][:25]
+    result = scan(
+        close,
+        high,
+        low,
+        indicators=INDICATORS,
+        where=["rsi < 45", "close > lower"],
+        rank_by="rsi",
+        descending=True,
+        top=25,
+    )
+    assert result.passed == int(keep.sum()) > 0
+    assert result.instrument.tolist() == order.tolist()
+    for name, values in result.values.items():
+        np.testing.assert_allclose(values, ref[name][order], rtol=1e-9, atol=0, err_msg=name)
+
+
+def test_c_ordered_input_and_names_work_the_same() -> None:
+    close, _, _ = universe(120, 30, 3)
+    f = scan(np.asfortranarray(close), indicators={"sma": ("SMA", 10)}, rank_by="sma", top=30)
+    c = scan(
+        np.ascontiguousarray(close),
+        indicators={"sma": ("SMA", 10)},
+        rank_by="sma",
+        top=30,
+        names=[f"I{j}" for j in range(30)],
+    )
+    assert f.instrument.tolist() == c.instrument.tolist()
+    assert c.to_dict()["name"][0] == f"I{c.instrument[0]}"
+    np.testing.assert_array_equal(
+        np.sort(f.values["sma"]), np.sort([talib.SMA(close[:, j], 10)[-1] for j in range(30)])
+    )
+
+
+def test_bad_scan_requests_are_clear() -> None:
+    close, high, low = universe(50, 4, 1)
+    with pytest.raises(ValueError, match=r"needs? high and low"):
+        scan(close, indicators={"atr": ("ATR", 14)})
+    with pytest.raises(ValueError, match="not one of the indicators"):
+        scan(close, indicators={"rsi": ("RSI", 14)}, where=["ema > 3"])
+    with pytest.raises(ValueError, match="neither a number nor an indicator"):
+        scan(close, indicators={"rsi": ("RSI", 14)}, where=["rsi > abc"])
+    with pytest.raises(ValueError, match="expected 'name <op> value'"):
+        scan(close, indicators={"rsi": ("RSI", 14)}, where=["rsi == 3"])
+    with pytest.raises(ValueError, match="unknown scan indicator"):
+        scan(close, indicators={"x": ("MAMA", 3)})
+    with pytest.raises(ValueError, match="2-D"):
+        scan(close[:, 0], indicators={"rsi": ("RSI", 14)})
+    with pytest.raises(ValueError, match="shape"):
+        scan(close, high[:-1], low, indicators={"atr": ("ATR", 14)})
+    with pytest.raises(ValueError, match=r"period"):
+        scan(close, indicators={"rsi": ("RSI", 1)})
