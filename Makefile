@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -48,6 +48,10 @@ bench:
 bench-python: build
 	$(PY) -m pip install --quiet nautilus_trader
 	$(PY) benches/bus_python.py
+
+bench-python-feed: build
+	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
+	$(PY) benches/feed_python.py
 
 clean:
 	rm -rf target $(VENV)
