@@ -156,3 +156,28 @@ fn close_racing_two_producers_on_different_stripes_keeps_every_accepted_event() 
         assert_eq!(seen, accepted);
     });
 }
+
+#[test]
+fn close_racing_the_single_producer_keeps_every_accepted_event() {
+    model(|| {
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(2, ProducerMode::Single, &consumer);
+        let barrier = Barrier::new(shared.clone(), vec![]);
+        let mut producer = Producer::new(shared.clone());
+        let writer = thread::spawn(move || {
+            let first = producer.publish(1).is_ok();
+            let second = producer.publish(2).is_ok();
+            (first, second)
+        });
+        shared.close();
+        let seen = consume(&barrier, &consumer, None);
+        let (first, second) = writer.join().unwrap();
+        // Accepted publishes are a prefix (once refused, always refused) and all are seen.
+        assert!(first || !second);
+        let accepted: Vec<u64> = [(1, first), (2, second)]
+            .into_iter()
+            .filter_map(|(v, ok)| ok.then_some(v))
+            .collect();
+        assert_eq!(seen, accepted);
+    });
+}

@@ -8,7 +8,9 @@ use crossbeam_utils::CachePadded;
 use super::producer::ProducerMode;
 use super::ring::Ring;
 use super::sequence::Sequence;
-use super::sync::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use super::sync::{
+    heavy_barrier, init_barriers, light_barrier, AtomicBool, AtomicU64, AtomicUsize, Ordering,
+};
 use super::wait::{WaitStrategy, Waiter};
 use super::BusError;
 
@@ -40,6 +42,9 @@ pub struct Shared<E> {
     /// Producers between their closed-check and their publish, striped so producers on
     /// different threads do not fight over one cache line; shutdown waits for all zero.
     in_flight: Box<[CachePadded<AtomicUsize>]>,
+    /// Single producer: the one handle is between its closed-check and its publish. A plain
+    /// flag, so the single producer's hot path has no read-modify-write at all.
+    single_in_flight: CachePadded<AtomicBool>,
     /// Hands each new producer handle its stripe.
     next_stripe: AtomicUsize,
     /// Once closed and quiescent: the total number of events ever published.
@@ -54,6 +59,7 @@ impl<E: Copy + Default> Shared<E> {
         wait: WaitStrategy,
         gating: Vec<Arc<Sequence>>,
     ) -> Result<Self, BusError> {
+        init_barriers();
         if capacity < 2 || !capacity.is_power_of_two() {
             return Err(BusError::InvalidCapacity(capacity));
         }
@@ -77,6 +83,7 @@ impl<E: Copy + Default> Shared<E> {
                 .map(|_| CachePadded::new(AtomicUsize::new(0)))
                 .collect(),
             next_stripe: AtomicUsize::new(0),
+            single_in_flight: CachePadded::new(AtomicBool::new(false)),
             final_count: AtomicU64::new(OPEN),
             producer_waits: AtomicU64::new(0),
         })
@@ -162,13 +169,18 @@ impl<E> Shared<E> {
     /// Enter the publish path: fails once the bus is closed. Pair with [`Self::leave`].
     #[inline]
     pub(crate) fn enter(&self, stripe: usize) -> Result<(), BusError> {
-        // Dekker handshake with `close`, written with fences because a pair of SeqCst
-        // accesses on different atomics is exactly what loom (and weaker mental models)
-        // get wrong: either we see `closed`, or `close` sees us in flight.
-        self.in_flight[stripe].fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        // Dekker handshake with `close`: either we see `closed`, or `close` sees us in
+        // flight. Asymmetric: this side, run on every claim, has only a compiler fence;
+        // `close` issues a process-wide barrier that orders our accesses for us.
+        match self.mode {
+            ProducerMode::Single => self.single_in_flight.store(true, Ordering::Relaxed),
+            ProducerMode::Multi => {
+                self.in_flight[stripe].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        light_barrier();
         if self.closed.load(Ordering::Relaxed) {
-            self.in_flight[stripe].fetch_sub(1, Ordering::Release);
+            self.leave(stripe);
             return Err(BusError::Closed);
         }
         Ok(())
@@ -176,7 +188,20 @@ impl<E> Shared<E> {
 
     #[inline]
     pub(crate) fn leave(&self, stripe: usize) {
-        self.in_flight[stripe].fetch_sub(1, Ordering::Release);
+        match self.mode {
+            ProducerMode::Single => self.single_in_flight.store(false, Ordering::Release),
+            ProducerMode::Multi => {
+                self.in_flight[stripe].fetch_sub(1, Ordering::Release);
+            }
+        }
+    }
+
+    fn any_in_flight(&self) -> bool {
+        self.single_in_flight.load(Ordering::Acquire)
+            || self
+                .in_flight
+                .iter()
+                .any(|n| n.load(Ordering::Acquire) != 0)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -187,13 +212,9 @@ impl<E> Shared<E> {
     /// final count so consumers drain everything published and then stop.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        heavy_barrier();
         let mut spins = 0u32;
-        while self
-            .in_flight
-            .iter()
-            .any(|n| n.load(Ordering::Acquire) != 0)
-        {
+        while self.any_in_flight() {
             // A producer waiting for room sees `closed` and leaves; one with room publishes.
             self.waiter.signal();
             self.waiter.idle(&mut spins, &|| false);
