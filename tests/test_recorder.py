@@ -74,7 +74,7 @@ def test_chunks_and_filters(tmp_path: Path, events: np.ndarray) -> None:
 
 def test_bad_input_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="EVENT_DTYPE"):
-        Recorder(tmp_path).write(np.zeros(3))
+        Recorder(tmp_path).write(np.zeros(3))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="flush_events"):
         Recorder(tmp_path, flush_events=0)
     with pytest.raises(ValueError, match="chunk_events"):
