@@ -21,7 +21,7 @@ import numpy.typing as npt
 from baconalgo._core import Bus, __version__, cpu_features
 from baconalgo.adapters.binance import BinanceAdapter, BinanceInstrument
 from baconalgo.adapters.replay_server import BinanceReplayServer
-from baconalgo.bus import EventKind, Side
+from baconalgo.bus import EventKind
 from baconalgo.config import Config
 from baconalgo.errors import BusClosed, ConfigError
 
@@ -31,11 +31,10 @@ MONITOR = "monitor"
 
 
 @dataclass
-class TopOfBook:
-    bid_ticks: int | None = None
-    bid_lots: int | None = None
-    ask_ticks: int | None = None
-    ask_lots: int | None = None
+class TradeFlow:
+    """What the monitor saw of one instrument on the bus; the book itself is the Rust
+    synchroniser's, so the best bid and ask are read there, not kept twice."""
+
     last_trade_ticks: int | None = None
     last_trade_lots: int | None = None
     trades: int = 0
@@ -44,13 +43,13 @@ class TopOfBook:
 
 
 class Monitor:
-    """Polls the bus from Python in batches and keeps the top of book per instrument.
-    Each batch is reduced with numpy: no per-event Python work."""
+    """Polls the bus from Python in batches and keeps the trade and quote flow per
+    instrument. Each batch is reduced with numpy: no per-event Python work."""
 
     def __init__(self, bus: Bus, name: str = MONITOR) -> None:
         self.bus = bus
         self.name = name
-        self.books: dict[int, TopOfBook] = {}
+        self.books: dict[int, TradeFlow] = {}
         self.events = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -77,26 +76,19 @@ class Monitor:
             self.events += len(batch)
             for instrument in np.unique(batch["instrument"]).tolist():
                 mine = batch[batch["instrument"] == instrument]
-                top = self.books.setdefault(int(instrument), TopOfBook())
+                top = self.books.setdefault(int(instrument), TradeFlow())
                 k = mine["kind"]
                 trades = mine[k == EventKind.TRADE]
                 if len(trades):
                     top.trades += len(trades)
                     top.last_trade_ticks = int(trades["price_ticks"][-1])
                     top.last_trade_lots = int(trades["qty_lots"][-1])
-                quotes = mine[k == EventKind.QUOTE]
-                if len(quotes):
-                    top.quotes += len(quotes)
-                    for side, attr in ((Side.BID, "bid"), (Side.ASK, "ask")):
-                        s = quotes[quotes["side"] == side]
-                        if len(s):
-                            setattr(top, f"{attr}_ticks", int(s["price_ticks"][-1]))
-                            setattr(top, f"{attr}_lots", int(s["qty_lots"][-1]))
+                top.quotes += int((k == EventKind.QUOTE).sum())
                 top.ts_event_ns = max(top.ts_event_ns, int(mine["ts_event_ns"].max()))
 
-    def snapshot(self) -> dict[int, TopOfBook]:
+    def snapshot(self) -> dict[int, TradeFlow]:
         with self._lock:
-            return {k: TopOfBook(**vars(v)) for k, v in self.books.items()}
+            return {k: TradeFlow(**vars(v)) for k, v in self.books.items()}
 
 
 class FeedRunner:
@@ -254,7 +246,7 @@ class Engine:
         for index, sync in self.feed.adapter.syncs.items():
             symbol = self.decoder.instrument(index)[0]
             book = sync.summary()
-            top = flow.get(index, TopOfBook())
+            top = flow.get(index, TradeFlow())
 
             def price(ticks: int | None, index: int = index) -> str | None:
                 return None if ticks is None else self.decoder.format_price(index, ticks)

@@ -193,10 +193,13 @@ impl PyLiveBars {
     ) -> PyResult<Bound<'py, PyArray1<PyEvent>>> {
         let input: &[Event] = as_events(slice(&events, "events")?);
         let mut closed = Vec::new();
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .on_events(input, &mut closed);
+        // A batch can be large; the builders need no Python, so let other threads run.
+        py.detach(|| {
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .on_events(input, &mut closed)
+        });
         Ok(run_events(py, &closed, ts_recv_ns))
     }
 
