@@ -27,5 +27,9 @@ with gzip.open("data/binance/spot_btcusdt_20240808.gz", "rb") as recording:
             bus.publish_batch(decoder.decode(message, int(ts)))
         on_batch(bus.poll("strategy"))
 bus.close()  # drains the Rust consumers; the poller keeps what is left
-on_batch(bus.poll("strategy"))
+try:
+    while True:
+        on_batch(bus.poll("strategy"))
+except ba.BusClosed:  # closed and everything read: the end of the stream
+    pass
 print(f"net aggressor flow: {flow / 1e8:+.4f} BTC over {bus.counters()['published']} events")
