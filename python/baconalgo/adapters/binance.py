@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -24,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baconalgo._core import BinanceBookSync, BinanceDecoder, Bus, now_ns
-from baconalgo.adapters.base import VenueLimits, WebsocketAdapter
+from baconalgo.adapters.base import Instrument, VenueLimits, WebsocketAdapter
 from baconalgo.bus import EventKind
 from baconalgo.errors import FeedError
 
@@ -39,11 +38,7 @@ USDM_REST_URL = "https://fapi.binance.com/fapi/v1/depth"
 DEFAULT_MAX_CONNECTION_AGE = 23.5 * 3600
 
 
-@dataclass(frozen=True)
-class BinanceInstrument:
-    symbol: str
-    tick: str
-    lot: str
+BinanceInstrument = Instrument
 
 
 class BinanceAdapter(WebsocketAdapter):
