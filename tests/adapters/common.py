@@ -7,7 +7,7 @@ import asyncio
 import gzip
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -71,3 +71,23 @@ def books_equal(books: dict[int, Any], reference: dict[int, tuple[np.ndarray, np
         if not (np.array_equal(b, bids) and np.array_equal(a, asks)):
             return False
     return True
+
+
+class _Sync(Protocol):
+    def on_events(self, events: np.ndarray) -> str: ...
+
+
+def detected_skip(
+    batches: list[np.ndarray],
+    candidates: list[int],
+    make_sync: Callable[[], _Sync],
+) -> int:
+    """The first of ``candidates`` (indices into ``batches``) whose loss the venue's
+    checksum reveals: a change below the checksummed top levels is invisible to it, so
+    a test of the mismatch path must lose a message that the checksum does catch."""
+    for skip in candidates:
+        sync = make_sync()
+        outcomes = [sync.on_events(b) for i, b in enumerate(batches) if i != skip]
+        if "checksum_mismatch" in outcomes:
+            return skip
+    raise AssertionError("no loss the checksum would catch")

@@ -22,6 +22,7 @@ from tests.adapters.common import (
     CRYPTOFEED,
     FAST,
     books_equal,
+    detected_skip,
     received_frames,
     run_until,
     wait_for,
@@ -68,21 +69,15 @@ def adapter_for(server: OkxReplayServer, **kwargs: object) -> OkxAdapter:
     )
 
 
-def detected_skip(server: OkxReplayServer, start: int) -> int:
-    """The first BTC-USDT book update from ``start`` whose loss the next message's
-    checksum reveals (a change below the top 25 levels is invisible to OKX's checksum,
-    so not every lost update would be caught: the test must lose one that is)."""
-    frames = [m.data for m in server.messages]
+def btc_usdt_detected_skip(server: OkxReplayServer, start: int) -> int:
     dec = ba.OkxDecoder([(i.symbol, i.tick, i.lot) for i in INSTRUMENTS])
-    batches = [dec.decode(f) for f in frames]
-    for skip in range(start, len(frames)):
-        if server.messages[skip].stream != "books:BTC-USDT" or b'"update"' not in frames[skip]:
-            continue
-        sync = ba.OkxBookSync(2, "0.1", "0.00000001")
-        outcomes = [sync.on_events(b) for i, b in enumerate(batches) if i != skip]
-        if "checksum_mismatch" in outcomes:
-            return skip
-    raise AssertionError("no detectable skip")
+    batches = [dec.decode(m.data) for m in server.messages]
+    candidates = [
+        i
+        for i, m in enumerate(server.messages)
+        if i >= start and m.stream == "books:BTC-USDT" and b'"update"' in m.data
+    ]
+    return detected_skip(batches, candidates, lambda: ba.OkxBookSync(2, "0.1", "0.00000001"))
 
 
 def test_server_snapshot_checksum_is_okx_own() -> None:
@@ -129,7 +124,7 @@ def test_drop_lost_update_and_malformed_frames_resubscribe_and_end_with_the_righ
     # The drop first: after it the adapter's requests are spaced by OKX's rate limit, and
     # the resubscription after the lost update comes later still, whatever the pace.
     drop = len(probe.messages) // 3
-    skip = detected_skip(probe, 2 * len(probe.messages) // 3)
+    skip = btc_usdt_detected_skip(probe, 2 * len(probe.messages) // 3)
     faults = Faults(skip={skip}, malformed=MALFORMED, drop_after={drop})
 
     async def main() -> tuple[OkxAdapter, OkxReplayServer]:
