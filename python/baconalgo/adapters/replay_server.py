@@ -378,6 +378,7 @@ class ReplayServer(ABC):
             self.stats.sent += 1
         if i in self.faults.drop_after:
             self.stats.drops += 1
+            await self._delivered()
             for ws in list(self._clients):
                 ws.transport.abort()
                 self._clients.pop(ws, None)
@@ -396,6 +397,16 @@ class ReplayServer(ABC):
                 self._update_listening()
                 # Going away (1001), as a venue closing a connection at its lifetime.
                 await ws.close(1001, "connection lifetime reached")
+
+    async def _delivered(self) -> None:
+        """Waits until every client has read what was sent so far (a ping's pong comes
+        back only once the frames before it are read), so that a dropped connection
+        loses what a venue's would, the frames in flight, and not an arbitrary backlog
+        of a test's replay running ahead of its client."""
+        for ws in list(self._clients):
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                pong = await ws.ping()
+                await asyncio.wait_for(pong, 10.0)
 
     def _subscribers(self, stream: str) -> list[_Client]:
         return [c for c in self._clients.values() if stream in c.subscribed]
