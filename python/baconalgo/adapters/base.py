@@ -130,6 +130,7 @@ class AdapterCounters:
     keepalive_pings: int = 0
     keepalive_timeouts: int = 0
     handovers: int = 0
+    handover_duplicates: int = 0
     last_reject: str | None = None
     last_error: str | None = None
 
@@ -156,6 +157,7 @@ class AdapterCounters:
             "keepalive_pings": self.keepalive_pings,
             "keepalive_timeouts": self.keepalive_timeouts,
             "handovers": self.handovers,
+            "handover_duplicates": self.handover_duplicates,
             "last_reject": self.last_reject,
             "last_error": self.last_error,
         }
@@ -173,6 +175,24 @@ class _RateLimiter:
         if self._next > now:
             await asyncio.sleep(self._next - now)
         self._next = max(now, self._next) + self.interval
+
+
+@dataclass
+class _Handover:
+    """A new connection opened beside the current one, buffering until they overlap."""
+
+    ws: ClientConnection
+    started: float
+    frames: list[tuple[npt.NDArray[np.void], bytes]] = field(default_factory=list)
+    # (instrument, kind) -> first sequence number the new connection received.
+    first_seq: dict[tuple[int, int], int] = field(default_factory=dict)
+    reader: asyncio.Task[None] | None = None
+    switched: bool = False
+
+
+async def _close_quietly(ws: ClientConnection) -> None:
+    with contextlib.suppress(websockets.WebSocketException, OSError):
+        await ws.close()
 
 
 class _Reconnect(Exception):
@@ -207,6 +227,7 @@ class WebsocketAdapter(ABC):
         open_timeout: float = 10.0,
         app_ping_interval: float | None = None,
         app_ping_timeout: float = 10.0,
+        handover_timeout: float = 0.0,
         seed: int | None = None,
     ) -> None:
         self.url = url
@@ -221,6 +242,9 @@ class WebsocketAdapter(ABC):
         # silence; the connection is given up if nothing arrives within the timeout.
         self.app_ping_interval = app_ping_interval
         self.app_ping_timeout = app_ping_timeout
+        # > 0: renew a connection by handover (see request_handover), giving up on an
+        # overlap after this many seconds; 0: close, then reconnect.
+        self.handover_timeout = handover_timeout
         self.counters = AdapterCounters()
         self.connected = asyncio.Event()
         self._rng = random.Random(seed)
@@ -233,6 +257,8 @@ class WebsocketAdapter(ABC):
         self._last_frame_at = 0.0
         self._requests_sent: deque[float] = deque()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._handover_reason: str | None = None
+        self._last_seq: dict[tuple[int, int], int] = {}
 
     # ---- what a venue supplies -------------------------------------------------------
 
@@ -374,27 +400,28 @@ class WebsocketAdapter(ABC):
         while not self._stop.is_set():
             connected_at: float | None = None
             proactive = False
+            ws: ClientConnection | None = None
             try:
-                async with websockets.connect(
-                    self.url,
-                    ping_interval=self.ping_interval,
-                    ping_timeout=self.ping_timeout,
-                    open_timeout=self.open_timeout,
-                    max_size=2**24,
-                    close_timeout=2.0,
-                    compression=None,
-                ) as ws:
-                    connected_at = self._last_frame_at = time.monotonic()
-                    self._ws = ws
-                    self.counters.connects += 1
-                    if self.counters.connects > 1:
-                        self.counters.reconnects += 1
-                    self.connected.set()
-                    attempt = 0
-                    if self._streams:
-                        await self._send_all(self.subscribe_messages(self._streams))
-                    await self.on_connected()
-                    proactive = await self._receive(ws, connected_at)
+                ws = await self._connect()
+                connected_at = self._last_frame_at = time.monotonic()
+                self._ws = ws
+                self.counters.connects += 1
+                if self.counters.connects > 1:
+                    self.counters.reconnects += 1
+                self.connected.set()
+                attempt = 0
+                if self._streams:
+                    await self._send_all(self.subscribe_messages(self._streams))
+                await self.on_connected()
+                while True:
+                    outcome = await self._receive(ws, connected_at)
+                    if isinstance(outcome, bool):
+                        proactive = outcome
+                        break
+                    # Handed over: the new connection carries on, the old one is closed.
+                    self.spawn(_close_quietly(ws))
+                    ws = self._ws = outcome
+                    connected_at = time.monotonic()
             except _Reconnect as r:
                 proactive = r.proactive
                 log.info("reconnecting", extra={"venue": self.venue, "reason": r.reason})
@@ -404,6 +431,8 @@ class WebsocketAdapter(ABC):
                     "connection lost", extra={"venue": self.venue, "error": str(e) or repr(e)}
                 )
             finally:
+                if ws is not None:
+                    await _close_quietly(ws)
                 self._ws = None
                 self._requests_sent.clear()  # the venue's budget is per connection
                 self.connected.clear()
@@ -420,6 +449,91 @@ class WebsocketAdapter(ABC):
             attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _connect(self) -> ClientConnection:
+        return await websockets.connect(
+            self.url,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            open_timeout=self.open_timeout,
+            max_size=2**24,
+            close_timeout=2.0,
+            compression=None,
+        )
+
+    # ---- handover: a new connection before the old one closes ---------------------------
+
+    def request_handover(self, reason: str) -> None:
+        """Opens a new connection and moves to it once it overlaps the current one (or
+        reconnects, for a venue without handover). Binance closes connections after 24 h
+        and announces shutdowns; moving without a gap keeps every event and the book."""
+        self._handover_reason = reason
+
+    async def _start_handover(self, reason: str) -> _Handover | None:
+        log.info(
+            "handover: opening a new connection", extra={"venue": self.venue, "reason": reason}
+        )
+        try:
+            ws = await self._connect()
+            if self._streams:
+                for m in self.subscribe_messages(self._streams):
+                    await self._limiter.wait()
+                    await ws.send(m)
+                    self.counters.subscribe_messages += 1
+        except (OSError, TimeoutError, websockets.WebSocketException) as e:
+            self.counters.last_error = f"handover: {type(e).__name__}: {e}"
+            log.warning("handover failed", extra={"venue": self.venue, "error": str(e)})
+            return None
+        self.counters.connects += 1
+        handover = _Handover(ws, time.monotonic())
+        handover.reader = asyncio.get_running_loop().create_task(self._buffer(handover))
+        return handover
+
+    async def _buffer(self, handover: _Handover) -> None:
+        """Decodes the new connection's frames into the handover buffer (nothing is
+        published yet) and notes the first sequence number of each stream."""
+        with contextlib.suppress(websockets.WebSocketException):
+            async for frame in handover.ws:
+                data = frame.encode() if isinstance(frame, str) else frame
+                ts = now_ns()
+                try:
+                    batch = self.decoder.decode(data, ts)
+                except FeedError as e:
+                    self.counters.messages += 1
+                    self._count_reject(str(e))
+                    continue
+                handover.frames.append((batch, data))
+                if len(batch):
+                    key = (int(batch[0]["instrument"]), int(batch[0]["kind"]))
+                    handover.first_seq.setdefault(key, int(batch[0]["seq"]))
+
+    def _overlaps(self, handover: _Handover) -> bool:
+        """True once the old connection has delivered a message the new one also holds:
+        everything the venue sent before the new subscription has then been read."""
+        return any(self._last_seq.get(key, -1) >= seq for key, seq in handover.first_seq.items())
+
+    async def _finish_handover(self, handover: _Handover) -> ClientConnection:
+        if handover.reader is not None:
+            handover.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handover.reader
+        duplicates = 0
+        for batch, data in handover.frames:
+            self.counters.messages += 1
+            if len(batch):
+                key = (int(batch[0]["instrument"]), int(batch[0]["kind"]))
+                if int(batch[0]["seq"]) <= self._last_seq.get(key, -1):
+                    duplicates += 1
+                    continue
+            self.process_batch(batch, data)
+        handover.switched = True
+        self.counters.handovers += 1
+        self.counters.handover_duplicates += duplicates
+        log.info(
+            "handover done",
+            extra={"venue": self.venue, "buffered": len(handover.frames), "duplicates": duplicates},
+        )
+        return handover.ws
 
     # ---- internals --------------------------------------------------------------------
 
@@ -439,18 +553,35 @@ class WebsocketAdapter(ABC):
             self._requests_sent.append(time.monotonic())
             self.counters.subscribe_messages += 1
 
-    async def _receive(self, ws: ClientConnection, connected_at: float) -> bool:
-        """Reads frames until the connection ends; True when it ended for a proactive
-        reconnect (the venue's connection lifetime)."""
+    async def _receive(self, ws: ClientConnection, connected_at: float) -> bool | ClientConnection:
+        """Reads frames until the connection ends: True when it ended for a proactive
+        reconnect (the venue's connection lifetime), False at ``stop()``, or the new
+        connection a handover moved to."""
         keepalive = asyncio.create_task(self.keepalive(ws))
         stop_wait = asyncio.create_task(self._stop.wait())
+        handover: _Handover | None = None
         try:
             while not self._stop.is_set():
                 timeout = None
-                if self.max_connection_age is not None:
-                    timeout = self.max_connection_age - (time.monotonic() - connected_at)
+                if handover is not None:
+                    timeout = handover.started + self.handover_timeout - time.monotonic()
                     if timeout <= 0:
-                        raise _Reconnect("connection age limit", proactive=True)
+                        log.warning("handover: no overlap in time", extra={"venue": self.venue})
+                        return await self._finish_handover(handover)
+                elif self._handover_reason is not None or (
+                    self.max_connection_age is not None
+                    and time.monotonic() - connected_at >= self.max_connection_age
+                ):
+                    reason = self._handover_reason or "connection age limit"
+                    self._handover_reason = None
+                    if self.handover_timeout <= 0:
+                        raise _Reconnect(reason, proactive=True)
+                    handover = await self._start_handover(reason)
+                    if handover is None:
+                        raise _Reconnect(reason, proactive=True)
+                    continue
+                elif self.max_connection_age is not None:
+                    timeout = self.max_connection_age - (time.monotonic() - connected_at)
                 recv = asyncio.create_task(ws.recv())
                 done, _ = await asyncio.wait(
                     {recv, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -461,10 +592,19 @@ class WebsocketAdapter(ABC):
                         await recv
                     if self._stop.is_set():
                         return False
-                    raise _Reconnect("connection age limit", proactive=True)
-                frame = recv.result()
+                    continue
+                try:
+                    frame = recv.result()
+                except websockets.ConnectionClosed:
+                    if handover is not None:
+                        # The old connection ended first: whatever it missed, the new
+                        # one has, or the books see a gap and resync.
+                        return await self._finish_handover(handover)
+                    raise
                 self._last_frame_at = time.monotonic()
                 self.handle_frame(frame.encode() if isinstance(frame, str) else frame)
+                if handover is not None and self._overlaps(handover):
+                    return await self._finish_handover(handover)
                 if self._reconnect_reason is not None:
                     reason, self._reconnect_reason = self._reconnect_reason, None
                     raise _Reconnect(reason, proactive=True)
@@ -474,6 +614,10 @@ class WebsocketAdapter(ABC):
             stop_wait.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keepalive
+            if handover is not None and not handover.switched:
+                if handover.reader is not None:
+                    handover.reader.cancel()
+                self.spawn(_close_quietly(handover.ws))
 
     def handle_frame(self, data: bytes, ts_recv_ns: int | None = None) -> None:
         """One frame: decode in Rust, publish the batch, hand it to the books. A frame the
@@ -484,6 +628,10 @@ class WebsocketAdapter(ABC):
         except FeedError as e:
             self._count_reject(str(e))
             return
+        self.process_batch(batch, data)
+
+    def process_batch(self, batch: npt.NDArray[np.void], data: bytes) -> None:
+        """A decoded frame: control, or events onto the bus and into the books."""
         if not len(batch):
             self.counters.control += 1
             errors = self.decoder.counters().get("venue_errors", 0)
@@ -505,6 +653,10 @@ class WebsocketAdapter(ABC):
                 self.stop()
                 return
         self.counters.events += len(batch)
+        if self.handover_timeout > 0:
+            # Per stream, the last sequence number delivered: what a handover compares.
+            head = batch[0]
+            self._last_seq[(int(head["instrument"]), int(head["kind"]))] = int(head["seq"])
         self.on_batch(batch, data)
 
     def on_control(self, data: bytes) -> None:  # noqa: B027 - optional hook
