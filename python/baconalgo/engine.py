@@ -44,20 +44,16 @@ class TradeFlow:
     ts_event_ns: int = 0
 
 
-class Monitor:
-    """Polls the bus from Python in batches and keeps the trade and quote flow per
-    instrument. Each batch is reduced with numpy: no per-event Python work."""
+class _PollerThread:
+    """A bus poller drained from its own thread until the bus is closed and empty."""
 
-    def __init__(self, bus: Bus, name: str = MONITOR) -> None:
+    def __init__(self, bus: Bus, name: str) -> None:
         self.bus = bus
         self.name = name
-        self.books: dict[int, TradeFlow] = {}
-        self.events = 0
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -69,9 +65,27 @@ class Monitor:
             try:
                 batch = self.bus.poll(self.name, 65536, 0.1)
             except BusClosed:
-                return
+                break
             if len(batch):
                 self.apply(batch)
+        self.closed()
+
+    def apply(self, batch: npt.NDArray[np.void]) -> None:
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """After the last batch."""
+
+
+class Monitor(_PollerThread):
+    """Polls the bus from Python in batches and keeps the trade and quote flow per
+    instrument. Each batch is reduced with numpy: no per-event Python work."""
+
+    def __init__(self, bus: Bus, name: str = MONITOR) -> None:
+        super().__init__(bus, name)
+        self.books: dict[int, TradeFlow] = {}
+        self.events = 0
+        self._lock = threading.Lock()
 
     def apply(self, batch: npt.NDArray[np.void]) -> None:
         with self._lock:
@@ -93,42 +107,25 @@ class Monitor:
             return {k: TradeFlow(**vars(v)) for k, v in self.books.items()}
 
 
-class RecorderConsumer:
+class RecorderConsumer(_PollerThread):
     """Polls the bus from its own thread and writes every event to Parquet
     (``baconalgo.recorder``) until the bus is closed and drained. A write that fails is
     logged and reported in status; the consumer keeps polling so the bus never stalls."""
 
     def __init__(self, bus: Bus, config: RecorderConfig, name: str = RECORDER) -> None:
-        self.bus = bus
-        self.name = name
+        super().__init__(bus, name)
         self.recorder = Recorder(config.path, config.flush_events)
         self.events = 0
         self.lost = 0
         self.error: str | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                batch = self.bus.poll(self.name, 65536, 0.1)
-            except BusClosed:
-                break
-            if len(batch):
-                self._write(batch)
+    def closed(self) -> None:
         try:
             self.recorder.close()
         except OSError as e:
             self._failed(e, 0)
 
-    def _write(self, batch: npt.NDArray[np.void]) -> None:
+    def apply(self, batch: npt.NDArray[np.void]) -> None:
         try:
             self.recorder.write(batch)
             self.events += len(batch)

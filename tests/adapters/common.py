@@ -91,3 +91,15 @@ def detected_skip(
         if "checksum_mismatch" in outcomes:
             return skip
     raise AssertionError("no loss the checksum would catch")
+
+
+async def run_while_waiting(
+    adapter: WebsocketAdapter, condition: Callable[[], bool], what: str
+) -> None:
+    """Runs ``adapter`` until ``condition()`` holds, then stops it."""
+    task = asyncio.create_task(adapter.run())
+    try:
+        await wait_for(condition, what)
+    finally:
+        adapter.stop()
+        await asyncio.wait_for(task, 10)

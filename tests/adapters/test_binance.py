@@ -25,6 +25,7 @@ from baconalgo.adapters.replay_server import (
     Faults,
     read_binance_recording,
 )
+from baconalgo.errors import SubscriptionLimitError
 from tests.adapters.common import run_until
 
 BTC = BinanceInstrument("BTCUSDT", "0.01", "0.00000001")
@@ -304,3 +305,14 @@ def test_unreachable_venue_is_retried_with_backoff_without_raising() -> None:
     assert adapter.counters.connects == 0
     assert adapter.counters.last_error is not None
     assert "Connect" in adapter.counters.last_error or "Errno" in adapter.counters.last_error
+
+
+def test_streams_beyond_binance_limit_are_refused_with_a_clear_error() -> None:
+    """Binance allows 1024 streams per connection (PROTOCOLS.md 1.1)."""
+    adapter = BinanceAdapter("spot", [BTC], channels=("trade",))
+    many = [f"sym{i}usdt@trade" for i in range(1023)]
+    asyncio.run(adapter.subscribe(many))
+    assert len(adapter.streams) == 1024
+    with pytest.raises(SubscriptionLimitError, match=r"1025 streams .* 1024"):
+        asyncio.run(adapter.subscribe(["ethusdt@trade"]))
+    assert len(adapter.streams) == 1024

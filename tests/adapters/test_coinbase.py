@@ -26,7 +26,7 @@ from baconalgo.adapters.replay_server import (
     _Message,
     coinbase_message,
 )
-from tests.adapters.common import FAST, run_until, wait_for
+from tests.adapters.common import FAST, run_until, run_while_waiting
 
 PRODUCTS = [
     Instrument("BTC-USD", "0.01", "0.00000001"),
@@ -221,10 +221,9 @@ def test_unknown_channel_gets_the_venue_error_and_is_counted() -> None:
         async with CoinbaseReplayServer(messages) as server:
             adapter = adapter_for(server)
             adapter._streams = ["level3:BTC-USD"]
-            task = asyncio.create_task(adapter.run())
-            await wait_for(lambda: adapter.counters.venue_errors >= 1, "an error reply")
-            adapter.stop()
-            await asyncio.wait_for(task, 10)
+            await run_while_waiting(
+                adapter, lambda: adapter.counters.venue_errors >= 1, "an error reply"
+            )
             return adapter
 
     adapter = asyncio.run(main())

@@ -27,7 +27,7 @@ from tests.adapters.common import (
     detected_skip,
     received_frames,
     run_until,
-    wait_for,
+    run_while_waiting,
 )
 
 CAPTURE = CRYPTOFEED / "KRAKEN.ws.50.0.gz"
@@ -140,10 +140,9 @@ def test_wrong_depth_is_refused_by_the_venue_and_counted() -> None:
                 channels=("book",),
                 backoff=FAST,
             )
-            task = asyncio.create_task(adapter.run())
-            await wait_for(lambda: adapter.counters.venue_errors >= 1, "an error reply")
-            adapter.stop()
-            await asyncio.wait_for(task, 10)
+            await run_while_waiting(
+                adapter, lambda: adapter.counters.venue_errors >= 1, "an error reply"
+            )
             return adapter
 
     adapter = asyncio.run(main())
@@ -156,10 +155,7 @@ def test_ping_event_keeps_a_quiet_connection() -> None:
         async with KrakenReplayServer(CAPTURE) as server:
             adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=0.5)
             adapter._streams = []
-            task = asyncio.create_task(adapter.run())
-            await wait_for(lambda: server.stats.pongs >= 3, "three pongs")
-            adapter.stop()
-            await asyncio.wait_for(task, 10)
+            await run_while_waiting(adapter, lambda: server.stats.pongs >= 3, "three pongs")
             return adapter, server
 
     adapter, _ = asyncio.run(main())

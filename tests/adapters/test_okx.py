@@ -25,6 +25,7 @@ from tests.adapters.common import (
     detected_skip,
     received_frames,
     run_until,
+    run_while_waiting,
     wait_for,
 )
 
@@ -176,13 +177,12 @@ def test_text_ping_keeps_a_quiet_connection_and_a_silent_venue_is_left() -> None
         async with OkxReplayServer(CAPTURE, answer_pings=answer) as server:
             adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=0.2)
             adapter._streams = []  # nothing subscribed: the venue sends nothing
-            task = asyncio.create_task(adapter.run())
             if answer:
-                await wait_for(lambda: server.stats.pongs >= 3, "three pongs")
+                await run_while_waiting(adapter, lambda: server.stats.pongs >= 3, "3 pongs")
             else:
-                await wait_for(lambda: adapter.counters.connects >= 2, "a reconnect")
-            adapter.stop()
-            await asyncio.wait_for(task, 10)
+                await run_while_waiting(
+                    adapter, lambda: adapter.counters.connects >= 2, "reconnect"
+                )
             return adapter
 
     quiet = asyncio.run(main(True))

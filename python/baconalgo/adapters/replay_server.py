@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -201,6 +201,8 @@ class ReplayServer(ABC):
     frames a message for one connection and what HTTP it serves."""
 
     venue = "venue"
+    # Where the venue's websocket lives on the server.
+    ws_path = "/"
 
     def __init__(
         self,
@@ -256,7 +258,7 @@ class ReplayServer(ABC):
 
     # ---- life cycle -------------------------------------------------------------------
 
-    async def start(self) -> ReplayServer:
+    async def start(self) -> Self:
         self._server = await serve(
             self._handle,
             self.host,
@@ -279,15 +281,16 @@ class ReplayServer(ABC):
             self._server.close()
             await self._server.wait_closed()
 
-    async def __aenter__(self) -> Any:
-        return await self.start()
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     @property
-    def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{self.ws_path}"
 
     def streams(self) -> Iterator[str]:
         return iter(dict.fromkeys(m.stream for m in self.messages))
@@ -456,20 +459,13 @@ class BinanceReplayServer(ReplayServer):
     depth snapshot on ``http://127.0.0.1:<port>/api/v3/depth``."""
 
     venue = "binance"
+    ws_path = "/stream"
 
     def __init__(self, path: Path, **kwargs: Any) -> None:
         self.path = path
         messages, self._snapshot, self._snapshot_at = read_binance_recording(path)
         super().__init__(messages, **kwargs)
         self._book = _BinanceBook(self._snapshot)
-
-    async def __aenter__(self) -> BinanceReplayServer:
-        await self.start()
-        return self
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/stream"
 
     @property
     def spot_rest_url(self) -> str:
@@ -558,6 +554,7 @@ class OkxReplayServer(ReplayServer):
     """Plays a cryptofeed OKX capture on ``ws://127.0.0.1:<port>/ws/v5/public``."""
 
     venue = "okx"
+    ws_path = "/ws/v5/public"
 
     def __init__(
         self,
@@ -583,14 +580,6 @@ class OkxReplayServer(ReplayServer):
         self.books: dict[str, _WireBook] = {}
         self._book_ts: dict[str, str] = {}
         self._seq_id: dict[str, int] = {}
-
-    async def __aenter__(self) -> OkxReplayServer:
-        await self.start()
-        return self
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws/v5/public"
 
     def play(self, m: _Message) -> bytes:
         channel, _, inst = m.stream.partition(":")
@@ -696,14 +685,6 @@ class KrakenReplayServer(ReplayServer):
         super().__init__(messages, **kwargs)
         self.answer_pings = answer_pings
         self.books: dict[str, _WireBook] = {}
-
-    async def __aenter__(self) -> KrakenReplayServer:
-        await self.start()
-        return self
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
 
     def play(self, m: _Message) -> bytes:
         channel, _, pair = m.stream.partition(":")
@@ -818,14 +799,6 @@ class CoinbaseReplayServer(ReplayServer):
         self.products = sorted({p for m in self.messages if (p := m.stream.partition(":")[2])})
         self.books: dict[str, _WireBook] = {}
         self._timestamp = "1970-01-01T00:00:00Z"
-
-    async def __aenter__(self) -> CoinbaseReplayServer:
-        await self.start()
-        return self
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
 
     def play(self, m: _Message) -> bytes:
         msg = json.loads(m.data)
