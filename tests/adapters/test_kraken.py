@@ -1,11 +1,13 @@
 """The Kraken adapter end to end against the replay server on 127.0.0.1 playing the real
 cryptofeed capture (2021-04-17, ten pairs, ``book-1000`` with Kraken's own checksums).
 
-The capture is Kraken WebSocket v1, so these runs use the adapter's v1 protocol and the
-v1 decoder; live Kraken is v2, whose subscribe messages are checked separately below.
-With a dropped connection, a lost update and malformed frames the adapter reconnects,
-resubscribes and ends with the books the Rust synchroniser rebuilds straight from the
-recording, every checksum Kraken sent matching on the way."""
+The capture is Kraken WebSocket v1. Each run is made twice: as recorded, with the
+adapter's v1 protocol and the v1 decoder, and converted by the replay server to the v2
+shape live Kraken uses (same levels as JSON numbers with their recorded text, Kraken's own
+update checksums; the server computes snapshot checksums, checked below against every
+checksum Kraken sent), with the adapter's v2 protocol. With a dropped connection, a lost
+update and malformed frames the adapter reconnects, resubscribes and ends with the books
+the Rust synchroniser rebuilds straight from the recording."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 import baconalgo as ba
 from baconalgo.adapters.base import Instrument
 from baconalgo.adapters.kraken import KrakenAdapter
-from baconalgo.adapters.replay_server import Faults, KrakenReplayServer
+from baconalgo.adapters.replay_server import Faults, KrakenReplayServer, kraken_checksum
 from tests.adapters.common import (
     CRYPTOFEED,
     FAST,
@@ -44,9 +46,16 @@ INSTRUMENTS = [
     Instrument("ADA/XBT", "0.00000001", "0.00000001"),
 ]
 MALFORMED = {
-    40: b'[992,{"b":[["354.15000000","5.00000000"',
-    41: b'[992,{"b":[["354.15000000","-5.00000000","1618678133.365913"]],"c":"1"},'
-    b'"book-1000","XMR/USD"]',
+    "v1": {
+        40: b'[992,{"b":[["354.15000000","5.00000000"',
+        41: b'[992,{"b":[["354.15000000","-5.00000000","1618678133.365913"]],"c":"1"},'
+        b'"book-1000","XMR/USD"]',
+    },
+    "v2": {
+        40: b'{"channel":"book","type":"update","data":[{"symbol":"XMR/USD","bids":[{"pr',
+        41: b'{"channel":"book","type":"update","data":[{"symbol":"XMR/USD","bids":'
+        b'[{"price":354.15000000,"qty":-5.00000000}],"asks":[],"checksum":1}]}',
+    },
 }
 
 
@@ -70,7 +79,7 @@ def reference_books() -> dict[int, tuple[np.ndarray, np.ndarray]]:
 def adapter_for(server: KrakenReplayServer, **kwargs: object) -> KrakenAdapter:
     return KrakenAdapter(
         INSTRUMENTS,
-        protocol="v1",
+        protocol="v2" if server.protocol == "v2" else "v1",
         ws_url=server.ws_url,
         depth=1000,
         channels=("book",),
@@ -80,11 +89,29 @@ def adapter_for(server: KrakenReplayServer, **kwargs: object) -> KrakenAdapter:
     )
 
 
-def test_clean_replay_ends_with_the_recorded_books() -> None:
+def test_server_checksum_is_kraken_own() -> None:
+    """The replay server's checksum code (used on the v2 snapshots it sends) gives, after
+    every recorded update, the checksum Kraken sent with it."""
+    server = KrakenReplayServer(CAPTURE)
+    checked = 0
+    for m in server.messages:
+        server.play(m)
+        sent = [p["c"] for p in json.loads(m.data)[1:-2] if "c" in p]
+        if sent:
+            assert kraken_checksum(server.books[m.stream.partition(":")[2]]) == int(sent[-1])
+            checked += 1
+    assert checked == 4269
+
+
+PROTOCOLS = pytest.mark.parametrize("protocol", ["v1", "v2"])
+
+
+@PROTOCOLS
+def test_clean_replay_ends_with_the_recorded_books(protocol: str) -> None:
     ref = reference_books()
 
     async def main() -> KrakenAdapter:
-        async with KrakenReplayServer(CAPTURE) as server:
+        async with KrakenReplayServer(CAPTURE, protocol=protocol) as server:
             adapter = adapter_for(server)
             await run_until(server, adapter, lambda: books_equal(adapter.books, ref))
             return adapter
@@ -92,10 +119,15 @@ def test_clean_replay_ends_with_the_recorded_books() -> None:
     adapter = asyncio.run(main())
     c = adapter.counters
     assert (c.connects, c.checksum_mismatches, c.resyncs, c.rejected_total) == (1, 0, 0, 0)
-    assert sum(b.stats()["checksums_ok"] for b in adapter.books.values()) == 4269
+    # v2 also checksums the ten snapshots.
+    expected = 4269 + (len(INSTRUMENTS) if protocol == "v2" else 0)
+    assert sum(b.stats()["checksums_ok"] for b in adapter.books.values()) == expected
 
 
-def test_drop_lost_update_and_malformed_frames_resubscribe_and_end_with_the_right_books() -> None:
+@PROTOCOLS
+def test_drop_lost_update_and_malformed_frames_resubscribe_and_end_with_the_right_books(
+    protocol: str,
+) -> None:
     ref = reference_books()
     probe = KrakenReplayServer(CAPTURE)
     dec = decoder()
@@ -107,10 +139,10 @@ def test_drop_lost_update_and_malformed_frames_resubscribe_and_end_with_the_righ
     ]
     skip = detected_skip(batches, xmr, lambda: ba.KrakenBookSync(1, "0.01", "0.00000001", 1000))
     drop = len(probe.messages) // 3
-    faults = Faults(skip={skip}, malformed=MALFORMED, drop_after={drop})
+    faults = Faults(skip={skip}, malformed=MALFORMED[protocol], drop_after={drop})
 
     async def main() -> tuple[KrakenAdapter, KrakenReplayServer]:
-        async with KrakenReplayServer(CAPTURE, faults=faults) as server:
+        async with KrakenReplayServer(CAPTURE, protocol=protocol, faults=faults) as server:
             adapter = adapter_for(server)
             await run_until(server, adapter, lambda: books_equal(adapter.books, ref))
             return adapter, server
@@ -127,14 +159,15 @@ def test_drop_lost_update_and_malformed_frames_resubscribe_and_end_with_the_righ
     assert c.last_reject is not None and "kraken" in c.last_reject
 
 
-def test_wrong_depth_is_refused_by_the_venue_and_counted() -> None:
+@PROTOCOLS
+def test_wrong_depth_is_refused_by_the_venue_and_counted(protocol: str) -> None:
     """The venue serves the depth it has (1000); asking for 10 gets Kraken's error."""
 
     async def main() -> KrakenAdapter:
-        async with KrakenReplayServer(CAPTURE) as server:
+        async with KrakenReplayServer(CAPTURE, protocol=protocol) as server:
             adapter = KrakenAdapter(
                 INSTRUMENTS[:1],
-                protocol="v1",
+                protocol="v2" if protocol == "v2" else "v1",
                 ws_url=server.ws_url,
                 depth=10,
                 channels=("book",),
@@ -150,9 +183,10 @@ def test_wrong_depth_is_refused_by_the_venue_and_counted() -> None:
     assert adapter.books[0].state == "awaiting_snapshot"
 
 
-def test_ping_event_keeps_a_quiet_connection() -> None:
+@PROTOCOLS
+def test_ping_keeps_a_quiet_connection(protocol: str) -> None:
     async def main() -> tuple[KrakenAdapter, KrakenReplayServer]:
-        async with KrakenReplayServer(CAPTURE) as server:
+        async with KrakenReplayServer(CAPTURE, protocol=protocol) as server:
             adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=0.5)
             adapter._streams = []
             await run_while_waiting(adapter, lambda: server.stats.pongs >= 3, "three pongs")

@@ -42,6 +42,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
@@ -662,13 +663,42 @@ class OkxReplayServer(ReplayServer):
 # ---- Kraken ----------------------------------------------------------------------------
 
 
+def kraken_checksum(book: _WireBook) -> int:
+    """Kraken's CRC32 of the top 10 asks (low to high) then the top 10 bids (high to
+    low), each level's price then quantity as sent, '.' removed and leading zeros
+    stripped (Kraken's "Book checksum" guides; PROTOCOLS.md 4.2)."""
+    text = "".join(
+        lv[0].replace(".", "").lstrip("0") + lv[1].replace(".", "").lstrip("0")
+        for lv in book.top(False, 10) + book.top(True, 10)
+    )
+    return zlib.crc32(text.encode())
+
+
+def _kraken_v2_levels(levels: Sequence[list[Any]]) -> str:
+    # v2 sends JSON numbers; the recorded text goes out as is, trailing zeros and all.
+    return ",".join(f'{{"price":{lv[0]},"qty":{lv[1]}}}' for lv in levels)
+
+
 class KrakenReplayServer(ReplayServer):
-    """Plays a cryptofeed Kraken WebSocket v1 capture on ``ws://127.0.0.1:<port>/``."""
+    """Plays a cryptofeed Kraken WebSocket v1 capture on ``ws://127.0.0.1:<port>/``, as
+    v1 (as recorded) or, with ``protocol="v2"``, in the v2 shape live Kraken uses: the
+    same levels as JSON numbers with their recorded text, Kraken's own checksum on each
+    update and this server's (``kraken_checksum``) on snapshots, v2 requests and replies."""
 
     venue = "kraken"
 
-    def __init__(self, path: Path, *, answer_pings: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        protocol: str = "v1",
+        answer_pings: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if protocol not in ("v1", "v2"):
+            raise ValueError(f"protocol must be 'v1' or 'v2', got {protocol!r}")
         self.path = path
+        self.protocol = protocol
         messages = []
         self.channel_ids: dict[str, int] = {}
         self.depth = 0
@@ -691,6 +721,8 @@ class KrakenReplayServer(ReplayServer):
         if channel != "book":
             return m.data
         msg = json.loads(m.data)
+        changed: dict[bool, list[list[Any]]] = {True: [], False: []}
+        checksum = None
         for part in msg[1:-2]:
             if "as" in part or "bs" in part:
                 self.books[pair] = _WireBook()
@@ -700,32 +732,80 @@ class KrakenReplayServer(ReplayServer):
             for key in ("a", "b"):
                 for level in part.get(key, []):
                     book.set(key == "b", level[:3])  # a republished flag is not kept
+                    changed[key == "b"].append(level)
+            checksum = part.get("c", checksum)
         # Kraken keeps (and checksums) only the subscribed depth.
         self.books[pair].truncate(self.depth)
-        return m.data
+        if self.protocol == "v1":
+            return m.data
+        if checksum is None:
+            return self.snapshot(pair)
+        return self._v2_book("update", pair, changed[True], changed[False], int(checksum))
+
+    def _v2_book(
+        self, kind: str, pair: str, bids: Sequence[list[Any]], asks: Sequence[list[Any]], crc: int
+    ) -> bytes:
+        return (
+            f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{pair}",'
+            f'"bids":[{_kraken_v2_levels(bids)}],"asks":[{_kraken_v2_levels(asks)}],'
+            f'"checksum":{crc}}}]}}'
+        ).encode()
 
     def snapshot(self, pair: str) -> bytes:
         book = self.books[pair]
-        payload = {"as": book.top(False, self.depth), "bs": book.top(True, self.depth)}
-        msg = [self.channel_ids[pair], payload, f"book-{self.depth}", pair]
+        bids, asks = book.top(True, self.depth), book.top(False, self.depth)
+        if self.protocol == "v2":
+            return self._v2_book("snapshot", pair, bids, asks, kraken_checksum(book))
+        msg = [self.channel_ids[pair], {"as": asks, "bs": bids}, f"book-{self.depth}", pair]
         return json.dumps(msg, separators=(",", ":")).encode()
 
     async def on_connect(self, client: _Client) -> None:
-        status = {
-            "connectionID": 1000 + self.stats.connections,
-            "event": "systemStatus",
-            "status": "online",
-            "version": "1.9.0",
-        }
+        status: dict[str, Any]
+        if self.protocol == "v2":
+            info = {"version": "2.0.10", "system": "online", "api_version": "v2"}
+            status = {"channel": "status", "type": "update", "data": [info]}
+        else:
+            status = {"event": "systemStatus", "status": "online", "version": "1.9.0"}
         await self.reply(client, json.dumps(status).encode())
 
     async def on_message(self, client: _Client, raw: str | bytes) -> None:
         try:
             msg = json.loads(raw)
-            event = msg["event"]
-        except (ValueError, KeyError, TypeError):
-            await self.reply(client, b'{"errorMessage":"Malformed request","event":"error"}')
+            if not isinstance(msg, dict):
+                raise TypeError(type(msg).__name__)
+        except (ValueError, TypeError):
+            error = {"error": "Malformed request", "success": False}
+            await self.reply(client, json.dumps(error).encode())
             return
+        if self.protocol == "v2":
+            await self._on_v2(client, msg)
+        else:
+            await self._on_v1(client, msg)
+
+    def _check(self, pair: str, name: Any, depth: Any) -> str | None:
+        """Kraken's refusal of a subscription, or None."""
+        if pair not in self.channel_ids:
+            return f"Currency pair not supported {pair}"
+        if name != "book":
+            return f"Subscription name invalid {name}"
+        if depth != self.depth:
+            return f"Subscription depth not supported {depth}"
+        return None
+
+    async def _subscribed(self, client: _Client, event: str, pair: str, ack: bytes) -> None:
+        stream = f"book:{pair}"
+        if event == "unsubscribe":
+            client.subscribed.discard(stream)
+            await self.reply(client, ack)
+            return
+        client.subscribed.add(stream)
+        await self.reply(client, ack)
+        if pair in self.books:
+            self.stats.snapshots_served += 1
+            await self.reply(client, self.snapshot(pair))
+
+    async def _on_v1(self, client: _Client, msg: dict[str, Any]) -> None:
+        event = msg.get("event")
         reqid = {"reqid": msg["reqid"]} if "reqid" in msg else {}
         if event == "ping":
             if self.answer_pings:
@@ -737,35 +817,48 @@ class KrakenReplayServer(ReplayServer):
             await self.reply(client, json.dumps(error).encode())
             return
         sub = msg.get("subscription") or {}
-        name, depth = sub.get("name"), sub.get("depth", 10)
         for pair in msg.get("pair", []):
             status: dict[str, Any] = {"event": "subscriptionStatus", "pair": pair, **reqid}
-            if pair not in self.channel_ids:
-                status |= {"errorMessage": f"Currency pair not supported {pair}"}
-            elif name != "book":
-                status |= {"errorMessage": f"Subscription name invalid {name}"}
-            elif depth != self.depth:
-                status |= {"errorMessage": f"Subscription depth not supported {depth}"}
-            if "errorMessage" in status:
-                status |= {"status": "error", "subscription": sub}
+            refusal = self._check(pair, sub.get("name"), sub.get("depth", 10))
+            if refusal is not None:
+                status |= {"errorMessage": refusal, "status": "error", "subscription": sub}
                 await self.reply(client, json.dumps(status).encode())
                 continue
-            stream = f"book:{pair}"
             status |= {
                 "channelID": self.channel_ids[pair],
                 "channelName": f"book-{self.depth}",
                 "status": "subscribed" if event == "subscribe" else "unsubscribed",
                 "subscription": {"depth": self.depth, "name": "book"},
             }
-            if event == "unsubscribe":
-                client.subscribed.discard(stream)
-                await self.reply(client, json.dumps(status).encode())
+            await self._subscribed(client, event, pair, json.dumps(status).encode())
+
+    async def _on_v2(self, client: _Client, msg: dict[str, Any]) -> None:
+        method = msg.get("method")
+        req_id = {"req_id": msg["req_id"]} if "req_id" in msg else {}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        times = {"time_in": now, "time_out": now}
+        if method == "ping":
+            if self.answer_pings:
+                self.stats.pongs += 1
+                pong = {"method": "pong", **req_id, **times}
+                await self.reply(client, json.dumps(pong).encode())
+            return
+        params = msg.get("params") or {}
+        if method not in ("subscribe", "unsubscribe") or not isinstance(params, dict):
+            error = {"error": f"Method not supported {method}", "success": False, **req_id}
+            await self.reply(client, json.dumps(error).encode())
+            return
+        channel, depth = params.get("channel"), params.get("depth", 10)
+        for pair in params.get("symbol", []):
+            reply: dict[str, Any] = {"method": method, **req_id, **times}
+            refusal = self._check(pair, channel, depth)
+            if refusal is not None:
+                reply |= {"error": refusal, "success": False, "symbol": pair}
+                await self.reply(client, json.dumps(reply).encode())
                 continue
-            client.subscribed.add(stream)
-            await self.reply(client, json.dumps(status).encode())
-            if pair in self.books:
-                self.stats.snapshots_served += 1
-                await self.reply(client, self.snapshot(pair))
+            result = {"channel": "book", "depth": self.depth, "snapshot": True, "symbol": pair}
+            reply |= {"result": result, "success": True}
+            await self._subscribed(client, method, pair, json.dumps(reply).encode())
 
 
 # ---- Coinbase --------------------------------------------------------------------------
