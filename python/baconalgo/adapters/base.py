@@ -478,16 +478,16 @@ class WebsocketAdapter(ABC):
         log.info(
             "handover: opening a new connection", extra={"venue": self.venue, "reason": reason}
         )
+        ws: ClientConnection | None = None
         try:
             ws = await self._connect()
             if self._streams:
-                for m in self.subscribe_messages(self._streams):
-                    await self._limiter.wait()
-                    await ws.send(m)
-                    self.counters.subscribe_messages += 1
+                await self._send_all(self.subscribe_messages(self._streams), ws)
         except (OSError, TimeoutError, websockets.WebSocketException) as e:
             self.counters.last_error = f"handover: {type(e).__name__}: {e}"
             log.warning("handover failed", extra={"venue": self.venue, "error": str(e)})
+            if ws is not None:
+                await _close_quietly(ws)
             return None
         self.counters.connects += 1
         handover = _Handover(ws, time.monotonic())
@@ -548,8 +548,9 @@ class WebsocketAdapter(ABC):
         with contextlib.suppress(websockets.WebSocketException):
             await self._send_all(messages)
 
-    async def _send_all(self, messages: Sequence[str]) -> None:
-        ws = self._ws
+    async def _send_all(self, messages: Sequence[str], ws: ClientConnection | None = None) -> None:
+        """Sends control messages at the venue's pace, on ``ws`` or the current connection."""
+        ws = ws or self._ws
         if ws is None:
             return
         for m in messages:
