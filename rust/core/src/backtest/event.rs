@@ -54,6 +54,40 @@ pub struct BarConfig {
     pub liquidity_lots: i64,
 }
 
+impl BarConfig {
+    /// `price` in whole ticks; an error when it is not finite, not positive or more than
+    /// a millionth of a tick off the grid.
+    pub fn price_ticks(&self, price: f64) -> Result<i64, BacktestError> {
+        on_grid(
+            "price",
+            price,
+            self.tick_size,
+            "a positive multiple of tick_size",
+        )
+    }
+
+    /// `qty` in whole lots, under the same rules as [`price_ticks`](Self::price_ticks).
+    pub fn qty_lots(&self, qty: f64) -> Result<i64, BacktestError> {
+        on_grid("qty", qty, self.lot_size, "a positive multiple of lot_size")
+    }
+}
+
+fn on_grid(
+    field: &'static str,
+    value: f64,
+    step: f64,
+    rule: &'static str,
+) -> Result<i64, BacktestError> {
+    let steps = value / step;
+    let whole = steps.round();
+    if !(value.is_finite() && value > 0.0 && (1.0..9.0e18).contains(&whole))
+        || (steps - whole).abs() > 1e-6
+    {
+        return Err(bad(field, value, rule));
+    }
+    Ok(whole as i64)
+}
+
 /// The owner id of the synthetic liquidity provider; strategies are owner 0.
 const LP_OWNER: u16 = u16::MAX;
 /// Client id of the liquidity provider's quote (strategy ids count up from 1).
@@ -384,6 +418,10 @@ impl BarSim {
                 self.res.risk_errors += 1;
             }
             risk.on_clock(bar.ts_ns);
+        }
+        if self.engine.open_orders() == 0 {
+            // Nothing of ours rests: the quotes would meet nobody.
+            return Ok(());
         }
         let mut reports = std::mem::take(&mut self.scratch);
         reports.clear();
