@@ -8,21 +8,27 @@ TA-Lib's EMA for the signals, and numpy restatements of the metric formulas.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import importlib.util
+import io
 import math
+import re
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import psutil
 import pytest
 import talib
 
 from baconalgo import EVENT_DTYPE, BacktestError, Strategy, backtest, ta
 from baconalgo.backtest import BacktestConfig, EmaCrossRule
+from baconalgo.backtest.progress import Progress
 from baconalgo.config import load_config
 from baconalgo.errors import ConfigError
 from baconalgo.recorder import Recorder
@@ -445,3 +451,96 @@ def test_indicator_handles_hold_the_streaming_values(bars: pl.DataFrame) -> None
         data["high"].to_numpy(), data["low"].to_numpy(), data["close"].to_numpy(), 14
     )
     np.testing.assert_array_equal(np.array(w.seen), expected)
+
+
+# ---------------------------------------------------------------- CLI, report, memory
+
+
+def test_cli_backtest_prints_the_summary_and_writes_results_and_report(tmp_path: Path) -> None:
+    cfg = tmp_path / "bt.toml"
+    cfg.write_text("[backtest]\ninit_cash = 10000.0\ntaker_fee = 0.001\n")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baconalgo",
+            "backtest",
+            "examples/ema_cross.py:EmaCross",
+            "--data",
+            str(BARS),
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "out"),
+            "--report",
+            str(tmp_path / "r.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    # The vectorized engine (= vectorbt) on TA-Lib's EMAs decides the expected figures.
+    close = backtest.load_bars(BARS)["close"].to_numpy()
+    en, ex = cross_signals(close, 10, 50)
+    vec = backtest.simulate(close, en, ex, init_cash=10_000.0, fees=0.001)
+    closed = vec.trades.filter(~pl.col("is_open")).height
+    assert f"trades {closed} closed" in r.stdout
+    assert "bars 45,031 from 2021-12-31 23:01:00" in r.stdout
+    # Not a terminal: no progress bar on stderr.
+    assert "\r" not in r.stderr
+    trades = pl.read_parquet(tmp_path / "out" / "trades.parquet")
+    assert trades["entry_bar"].to_list() == vec.trades["entry_bar"].to_list()
+    page = (tmp_path / "r.html").read_text()
+    assert "Plotly.newPlot" in page and "Drawdown" in page
+    # plotly.js is embedded from the package: the page needs no network.
+    assert re.search(r"<script[^>]*\bsrc=", page) is None
+    assert "plotly.js v" in page
+
+
+def test_cli_backtest_names_a_bad_strategy(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baconalgo",
+            "backtest",
+            "examples/ema_cross.py:Nope",
+            "--data",
+            str(BARS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
+    assert r.returncode == 2
+    assert "Nope is not a baconalgo.Strategy subclass" in r.stderr
+
+
+def test_progress_bar_draws_only_when_enabled() -> None:
+    out = io.StringIO()
+    p = Progress(100, enabled=True, stream=out)
+    p.update(100)
+    p.close()
+    assert "100.0% 100/100 bars" in out.getvalue()
+    quiet = io.StringIO()
+    Progress(100, stream=quiet).update(100)  # StringIO is not a terminal
+    assert quiet.getvalue() == ""
+
+
+def test_rss_stays_flat_over_20_repeated_backtests(bars: pl.DataFrame) -> None:
+    proc = psutil.Process()
+    cfg = BacktestConfig(taker_fee=0.001)
+    for _ in range(3):  # warm-up: allocator pools, imports, caches
+        backtest.run(EmaCross(), bars, cfg)
+    gc.collect()
+    before = proc.memory_info().rss
+    for _ in range(20):
+        backtest.run(EmaCross(), bars, cfg)
+    gc.collect()
+    after = proc.memory_info().rss
+    assert after <= before * 1.05, f"RSS grew from {before} to {after} bytes"
