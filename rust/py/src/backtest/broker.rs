@@ -323,6 +323,35 @@ fn slice<'a, T: numpy::Element>(
     Ok(s)
 }
 
+type BarSlices<'a> = (
+    &'a [u64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+);
+
+/// The six bar columns as slices of `close`'s length, or an error naming the column.
+fn bar_slices<'a>(
+    ts: &'a PyReadonlyArray1<'_, u64>,
+    open: &'a PyReadonlyArray1<'_, f64>,
+    high: &'a PyReadonlyArray1<'_, f64>,
+    low: &'a PyReadonlyArray1<'_, f64>,
+    close: &'a PyReadonlyArray1<'_, f64>,
+    volume: &'a PyReadonlyArray1<'_, f64>,
+) -> PyResult<BarSlices<'a>> {
+    let n = close.len()?;
+    Ok((
+        slice("ts", ts, n)?,
+        slice("open", open, n)?,
+        slice("high", high, n)?,
+        slice("low", low, n)?,
+        slice("close", close, n)?,
+        slice("volume", volume, n)?,
+    ))
+}
+
 /// The bar simulation as a strategy's broker: orders in (checked by the risk engine when
 /// one is given), fills and updates out, cash / position / equity, the liquidity
 /// provider's quote as the book. `run` is the backtest loop over one chunk of bars.
@@ -600,17 +629,8 @@ impl PyBarBroker {
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
-        let n = close.len()?;
-        let (t, o, h) = (
-            slice("ts", &ts, n)?,
-            slice("open", &open, n)?,
-            slice("high", &high, n)?,
-        );
-        let (l, c, v) = (
-            slice("low", &low, n)?,
-            slice("close", &close, n)?,
-            slice("volume", &volume, n)?,
-        );
+        let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
+        let n = c.len();
         let Some(mut rule) = self.rule.take() else {
             return Err(PyValueError::new_err(
                 "no declared rule: call set_ema_cross first",
@@ -655,17 +675,8 @@ impl PyBarBroker {
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
-        let n = close.len()?;
-        let (t, o, h) = (
-            slice("ts", &ts, n)?,
-            slice("open", &open, n)?,
-            slice("high", &high, n)?,
-        );
-        let (l, c, v) = (
-            slice("low", &low, n)?,
-            slice("close", &close, n)?,
-            slice("volume", &volume, n)?,
-        );
+        let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
+        let n = c.len();
         let inds: Vec<Bound<'_, PyIndicator>> = indicators
             .iter()
             .map(|i| i.cast_into::<PyIndicator>().map_err(PyErr::from))
