@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::vectorized::{metrics_dict, orders_dict, trades_dict};
+use super::vectorized::{contiguous, metrics_dict, orders_dict, trades_dict};
 use crate::book::parse_side;
 use crate::errors::{backtest_err, risk_err};
 use crate::risk::limits::{extract_limits, extract_specs};
@@ -311,9 +311,7 @@ fn slice<'a, T: numpy::Element>(
     a: &'a PyReadonlyArray1<'_, T>,
     n: usize,
 ) -> PyResult<&'a [T]> {
-    let s = a
-        .as_slice()
-        .map_err(|_| PyValueError::new_err(format!("`{name}` must be a contiguous 1-D array")))?;
+    let s = contiguous(name, a)?;
     if s.len() != n {
         return Err(PyValueError::new_err(format!(
             "`{name}` has {} bars, `close` {n}",
@@ -650,7 +648,7 @@ impl PyBarBroker {
         let r = py.detach(|| sim.run_chunk(&bars, &mut rule));
         self.rule = Some(rule);
         self.ts
-            .extend_from_slice(&t[..self.sim.bars_closed() - self.ts.len()]);
+            .extend_from_slice(&t[..self.sim.bars_closed().saturating_sub(self.ts.len())]);
         r.map_err(|e| backtest_err(py, e))
     }
 
