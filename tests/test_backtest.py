@@ -34,7 +34,7 @@ from baconalgo.config import load_config
 from baconalgo.errors import ConfigError
 from baconalgo.recorder import Recorder
 from baconalgo.risk import RejectReason
-from baconalgo.strategy import Bar, Quote, StrategyNotAttached
+from baconalgo.strategy import Bar, Quote, StrategyAlreadyAttached, StrategyNotAttached
 
 REPO = Path(__file__).resolve().parents[1]
 BARS = REPO / "data" / "bars" / "btc_perp_1m_2022-01.csv.gz"
@@ -434,6 +434,10 @@ def test_off_grid_orders_and_bad_bars_raise_naming_the_field() -> None:
         backtest.run(EmaCross(), pl.DataFrame({"ts_ns": [1], "close": [1.0]}), BacktestConfig())
     with pytest.raises(StrategyNotAttached):
         EmaCross().buy(1.0)
+    used = EmaCross()
+    backtest.run(used, flat_bars([100.0, 101.0]), BacktestConfig())
+    with pytest.raises(StrategyAlreadyAttached, match="make a new instance"):
+        backtest.run(used, flat_bars([100.0, 101.0]), BacktestConfig())
 
 
 def test_indicator_handles_hold_the_streaming_values(bars: pl.DataFrame) -> None:
