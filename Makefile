@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-backtest clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -52,6 +52,11 @@ bench-python: build
 bench-python-feed: build
 	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
 	$(PY) benches/feed_python.py
+
+# nautilus_trader pins pandas < 3, so pip picks vectorbt 1.0, whose theme needs plotly < 6.
+bench-backtest: build
+	$(PY) -m pip install --quiet nautilus_trader vectorbt "plotly<6"
+	$(PY) benches/backtest_python.py
 
 clean:
 	rm -rf target $(VENV)
