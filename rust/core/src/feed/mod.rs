@@ -13,6 +13,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+mod scan;
 mod wire;
 
 use thiserror::Error;

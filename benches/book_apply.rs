@@ -1,0 +1,100 @@
+//! Rust-only book figures on the bundled real recording
+//! (`data/binance/spot_btcusdt_20240808.gz`): the REST snapshot (5,000 levels a side)
+//! then every depth diff's level updates applied in one `apply_events` batch, and the
+//! reads a strategy makes after each update (best bid/ask, depth(10)). The Python-side
+//! figures, against nautilus_trader, come from `benches/feed_python.py`.
+//!
+//! `cargo bench -p baconalgo-core --bench book_apply`.
+
+use std::hint::black_box;
+use std::io::Read;
+use std::sync::Arc;
+
+use baconalgo_core::book::OrderBook;
+use baconalgo_core::feed::{BinanceDecoder, BinanceMarket};
+use baconalgo_core::model::{Event, EventKind, Instrument, InstrumentTable, Side};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+/// The snapshot's events and the diffs' level updates, in recording order.
+fn events() -> (Vec<Event>, Vec<Event>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/binance/spot_btcusdt_20240808.gz"
+    );
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("recording"))
+        .read_to_end(&mut raw)
+        .expect("gunzip");
+    let mut t = InstrumentTable::new();
+    t.insert(Instrument::new("BTCUSDT", 1, "0.01", "0.00000001").expect("instrument"))
+        .expect("table");
+    let mut dec = BinanceDecoder::new(BinanceMarket::Spot, 1, Arc::new(t));
+    let (mut snapshot, mut diffs) = (Vec::new(), Vec::new());
+    for line in raw.split(|&b| b == b'\n') {
+        let Some(space) = line.iter().position(|&b| b == b' ') else {
+            continue;
+        };
+        let msg = &line[space + 1..];
+        if msg.starts_with(b"{\"lastUpdateId\"") {
+            dec.decode_depth_snapshot("BTCUSDT", msg, 0, &mut snapshot)
+                .expect("snapshot");
+        } else if msg.windows(7).take(40).any(|w| w == b"@depth@") {
+            dec.decode(msg, 0, &mut diffs).expect("diff");
+        }
+    }
+    diffs.retain(|e| e.kind == EventKind::BookDelta as u8 && e.side != Side::None as u8);
+    (snapshot, diffs)
+}
+
+fn bench(c: &mut Criterion) {
+    let (snapshot, diffs) = events();
+    let mut group = c.benchmark_group("book");
+    group.throughput(Throughput::Elements(diffs.len() as u64));
+    let after_snapshot = || {
+        let mut book = OrderBook::new(0);
+        book.apply_events(&snapshot);
+        book
+    };
+    group.bench_function("apply_diffs_after_snapshot", |b| {
+        b.iter_batched_ref(
+            after_snapshot,
+            |book| {
+                book.apply_events(black_box(&diffs));
+                black_box(book.best_bid())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut book = OrderBook::new(0);
+    group.bench_function("apply_diffs_empty_book", |b| {
+        b.iter(|| {
+            book.clear();
+            book.apply_events(black_box(&diffs));
+            black_box(book.best_bid())
+        })
+    });
+    group.bench_function("apply_one_then_read_top_and_depth10", |b| {
+        b.iter_batched_ref(
+            after_snapshot,
+            |book| {
+                let mut acc = 0i64;
+                for e in &diffs {
+                    book.apply_events(std::slice::from_ref(e));
+                    acc += book.best_bid().map_or(0, |l| l.qty_lots);
+                    acc += book.best_ask().map_or(0, |l| l.qty_lots);
+                    acc += book.depth(Side::Buy, 10).map(|l| l.qty_lots).sum::<i64>();
+                }
+                black_box(acc)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
