@@ -1,7 +1,8 @@
 //! Rust-only book figures on the bundled real recording
 //! (`data/binance/spot_btcusdt_20240808.gz`): the REST snapshot (5,000 levels a side)
 //! then every depth diff's level updates applied in one `apply_events` batch, and the
-//! reads a strategy makes after each update (best bid/ask, depth(10)). The Python-side
+//! reads a strategy makes after each update (best bid/ask, depth(10)); the anchor is a
+//! `BTreeMap` per side fed the same updates. The Python-side
 //! figures, against nautilus_trader, come from `benches/feed_python.py`.
 //!
 //! `cargo bench -p baconalgo-core --bench book_apply`.
@@ -61,6 +62,35 @@ fn bench(c: &mut Criterion) {
             |book| {
                 book.apply_events(black_box(&diffs));
                 black_box(book.best_bid())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // The in-run anchor: one BTreeMap per side, the textbook L2 book.
+    type Sides = [std::collections::BTreeMap<i64, i64>; 2];
+    let btree_after_snapshot = || {
+        let mut sides: Sides = Default::default();
+        for e in snapshot
+            .iter()
+            .filter(|e| e.kind == EventKind::BookDelta as u8)
+        {
+            sides[usize::from(e.side == Side::Sell as u8)].insert(e.price_ticks, e.qty_lots);
+        }
+        sides
+    };
+    group.bench_function("btreemap_apply_diffs_after_snapshot", |b| {
+        b.iter_batched_ref(
+            btree_after_snapshot,
+            |sides| {
+                for e in black_box(&diffs) {
+                    let side = &mut sides[usize::from(e.side == Side::Sell as u8)];
+                    if e.qty_lots == 0 {
+                        side.remove(&e.price_ticks);
+                    } else {
+                        side.insert(e.price_ticks, e.qty_lots);
+                    }
+                }
+                black_box(sides[0].last_key_value().map(|(p, _)| *p))
             },
             BatchSize::LargeInput,
         )
