@@ -9,6 +9,7 @@ mod bus;
 mod errors;
 mod event;
 mod feed;
+mod market_replay;
 mod risk;
 mod scan;
 mod signal;
@@ -32,5 +33,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ta::register(m)?;
     book::register(m)?;
     risk::register(m)?;
+    market_replay::register(m)?;
     Ok(())
 }

@@ -67,11 +67,6 @@ impl Ladder {
         }
     }
 
-    #[inline]
-    fn is_set(&self, slot: usize) -> bool {
-        self.bits[slot / 64] & (1u64 << (slot % 64)) != 0
-    }
-
     /// Highest occupied slot at or below `slot`.
     #[inline]
     fn highest_at_or_below(&self, slot: usize) -> Option<usize> {
