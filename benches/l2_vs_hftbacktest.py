@@ -11,7 +11,10 @@ never crosses). It is written once in hftbacktest's npz event format and read by
 Both run the same fixed quoting schedule: every ``INTERVAL_NS`` cancel the working orders,
 quote one lot post-only at the best bid and the best ask, within a position limit; both
 with constant order and feed latency and the same queue model (risk-averse, then the
-power-3 probabilistic model). Events per second = feed events / wall time of the run.
+power-3 probabilistic model). hftbacktest runs its no-partial-fill exchange: its
+partial-fill exchange stops this feed with error 14 from ``elapse`` (hftbacktest 2.4.4)
+once a trade prints through a resting quote. BaconAlgo's venue fills partially. Events
+per second = feed events / wall time of the run.
 
     make bench-l2        (installs hftbacktest; EVENTS=... to change the feed length)
 """
@@ -98,8 +101,8 @@ def synthetic_feed(n_events: int, seed: int = SEED) -> npt.NDArray[np.void]:
     for j, (px, qty, ev, buy) in enumerate(
         ((px_a, qty_a, ev_a, buy_a), (px_b, qty_b, np.full(steps, DEPTH_EVENT), buy_b))
     ):
-        side = np.where(buy, BUY_EVENT, SELL_EVENT)
-        feed["ev"][j::2] = ev.astype(np.uint64) | side | EXCH_EVENT | LOCAL_EVENT
+        side = np.where(buy, BUY_EVENT, SELL_EVENT).astype(np.uint64)
+        feed["ev"][j::2] = ev.astype(np.uint64) | side | np.uint64(EXCH_EVENT | LOCAL_EVENT)
         feed["exch_ts"][j::2] = t + j
         feed["local_ts"][j::2] = t + j + FEED_LATENCY_NS
         feed["px"][j::2] = px * TICK
@@ -125,13 +128,13 @@ def to_events(feed: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
     """hftbacktest events as BaconAlgo's EVENT_DTYPE (instrument 0)."""
     out = np.zeros(len(feed), dtype=ba.EVENT_DTYPE)
     ev = feed["ev"]
-    is_trade = (ev & 0xFF) == TRADE_EVENT
+    is_trade = (ev & np.uint64(0xFF)) == TRADE_EVENT
     out["ts_event_ns"] = feed["exch_ts"]
     out["ts_recv_ns"] = feed["local_ts"]
     out["price_ticks"] = np.rint(feed["px"] / TICK).astype(np.int64)
     out["qty_lots"] = np.rint(feed["qty"] / LOT).astype(np.int64)
     out["kind"] = np.where(is_trade, int(ba.EventKind.TRADE), int(ba.EventKind.BOOK_DELTA))
-    out["side"] = np.where(ev & BUY_EVENT, int(ba.Side.BID), int(ba.Side.ASK))
+    out["side"] = np.where(ev & np.uint64(BUY_EVENT), int(ba.Side.BID), int(ba.Side.ASK))
     return out
 
 
@@ -158,7 +161,7 @@ def hftbacktest_runner(path: Path, queue: str) -> Callable[[], dict[str, Any]]:
     )
     from numba import njit
 
-    @njit  # type: ignore[untyped-decorator]
+    @njit
     def quote_touch(hbt: Any, interval: int, qty: float, max_pos: float) -> int:
         order_id = 0
         rounds = 0
@@ -186,11 +189,11 @@ def hftbacktest_runner(path: Path, queue: str) -> Callable[[], dict[str, Any]]:
             BacktestAsset()
             .data([data])
             .linear_asset(1.0)
-            .constant_latency(ORDER_LATENCY_NS, RESPONSE_LATENCY_NS)
+            .constant_order_latency(ORDER_LATENCY_NS, RESPONSE_LATENCY_NS)
             .tick_size(TICK)
             .lot_size(LOT)
             .trading_value_fee_model(0.0, 0.0)
-            .partial_fill_exchange()
+            .no_partial_fill_exchange()
         )
         asset = asset.risk_adverse_queue_model() if queue == "risk_averse" else asset
         if queue.startswith("power:"):

@@ -675,7 +675,6 @@ def kelly_fractional_weights(weights: _F64, fraction: float, max_gross: float) -
 def kelly_size_lots(
     fraction: float, equity_quote: float, price_ticks: int, quote_per_tick_lot: float, max_lots: int
 ) -> int: ...
-
 def replay_l2(
     events: npt.NDArray[np.void],
     *,
