@@ -8,39 +8,24 @@
 //! `cargo bench -p baconalgo-core --bench book_apply`.
 
 use std::hint::black_box;
-use std::io::Read;
-use std::sync::Arc;
 
 use baconalgo_core::book::OrderBook;
-use baconalgo_core::feed::{BinanceDecoder, BinanceMarket};
-use baconalgo_core::model::{Event, EventKind, Instrument, InstrumentTable, Side};
+use baconalgo_core::model::{Event, EventKind, Side};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+#[path = "recording.rs"]
+mod recording;
 
 /// The snapshot's events and the diffs' level updates, in recording order.
 fn events() -> (Vec<Event>, Vec<Event>) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/binance/spot_btcusdt_20240808.gz"
-    );
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("recording"))
-        .read_to_end(&mut raw)
-        .expect("gunzip");
-    let mut t = InstrumentTable::new();
-    t.insert(Instrument::new("BTCUSDT", 1, "0.01", "0.00000001").expect("instrument"))
-        .expect("table");
-    let mut dec = BinanceDecoder::new(BinanceMarket::Spot, 1, Arc::new(t));
+    let mut dec = recording::decoder();
     let (mut snapshot, mut diffs) = (Vec::new(), Vec::new());
-    for line in raw.split(|&b| b == b'\n') {
-        let Some(space) = line.iter().position(|&b| b == b' ') else {
-            continue;
-        };
-        let msg = &line[space + 1..];
+    for msg in recording::messages() {
         if msg.starts_with(b"{\"lastUpdateId\"") {
-            dec.decode_depth_snapshot("BTCUSDT", msg, 0, &mut snapshot)
+            dec.decode_depth_snapshot("BTCUSDT", &msg, 0, &mut snapshot)
                 .expect("snapshot");
         } else if msg.windows(7).take(40).any(|w| w == b"@depth@") {
-            dec.decode(msg, 0, &mut diffs).expect("diff");
+            dec.decode(&msg, 0, &mut diffs).expect("diff");
         }
     }
     diffs.retain(|e| e.kind == EventKind::BookDelta as u8 && e.side != Side::None as u8);

@@ -7,39 +7,15 @@
 //! `cargo bench -p baconalgo-core --bench feed_decode`.
 
 use std::hint::black_box;
-use std::io::Read;
-use std::sync::Arc;
 
-use baconalgo_core::feed::{BinanceDecoder, BinanceMarket};
-use baconalgo_core::model::{Event, Instrument, InstrumentTable};
+use baconalgo_core::model::Event;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-fn recording() -> Vec<Vec<u8>> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/binance/spot_btcusdt_20240808.gz"
-    );
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("recording"))
-        .read_to_end(&mut raw)
-        .expect("gunzip");
-    raw.split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let space = line.iter().position(|&b| b == b' ')?;
-            Some(line[space + 1..].to_vec())
-        })
-        .collect()
-}
-
-fn decoder() -> BinanceDecoder {
-    let mut t = InstrumentTable::new();
-    t.insert(Instrument::new("BTCUSDT", 1, "0.01", "0.00000001").expect("instrument"))
-        .expect("table");
-    BinanceDecoder::new(BinanceMarket::Spot, 1, Arc::new(t))
-}
+#[path = "recording.rs"]
+mod recording;
 
 fn bench(c: &mut Criterion) {
-    let all = recording();
+    let all = recording::messages();
     let mut group = c.benchmark_group("binance_decode");
     for (name, marker) in [
         ("depth_diff", &b"@depth@"[..]),
@@ -51,7 +27,7 @@ fn bench(c: &mut Criterion) {
             .filter(|m| m.windows(marker.len()).take(40).any(|w| w == marker))
             .map(|m| m.as_slice())
             .collect();
-        let mut dec = decoder();
+        let mut dec = recording::decoder();
         let mut out: Vec<Event> = Vec::with_capacity(1 << 18);
         for m in &msgs {
             dec.decode(m, 0, &mut out).expect("the recording decodes");

@@ -171,11 +171,7 @@ impl<D: Decode> DecoderCore<D> {
         buffer: &[u8],
         ts_recv_ns: Option<u64>,
     ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, usize)> {
-        let lines = buffer
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .filter(|l| !l.is_empty());
-        self.decode_all(py, lines, ts_recv_ns)
+        self.decode_all(py, baconalgo_core::feed::lines(buffer), ts_recv_ns)
     }
 
     fn instrument_index(&self, symbol: &str) -> Option<u32> {

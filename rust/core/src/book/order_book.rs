@@ -916,38 +916,79 @@ mod tests {
         })
     }
 
+    type Levels = Vec<(i64, i64)>;
+
+    /// Applies `ops` to a book and to the model, checking the top after every delta and
+    /// every level, the sizes and `qty_at` at the end; returns the book and its levels.
+    fn apply_and_check(
+        ops: &[(bool, i64, i64)],
+    ) -> Result<(OrderBook, Levels, Levels), TestCaseError> {
+        let mut book = OrderBook::new(0);
+        let mut model = Model::default();
+        for &(is_bid, p, q) in ops {
+            let side = if is_bid { Side::Buy } else { Side::Sell };
+            book.apply_delta(side, p, q);
+            model.apply(side, p, q);
+            prop_assert_eq!(
+                book.best_bid().map(|l| (l.price_ticks, l.qty_lots)),
+                model.bids.iter().next_back().map(|(&p, &q)| (p, q))
+            );
+            prop_assert_eq!(
+                book.best_ask().map(|l| (l.price_ticks, l.qty_lots)),
+                model.asks.iter().next().map(|(&p, &q)| (p, q))
+            );
+        }
+        let bids: Levels = book
+            .depth(Side::Buy, usize::MAX)
+            .map(|l| (l.price_ticks, l.qty_lots))
+            .collect();
+        prop_assert_eq!(
+            &bids,
+            &model
+                .bids
+                .iter()
+                .rev()
+                .map(|(&p, &q)| (p, q))
+                .collect::<Levels>()
+        );
+        let asks: Levels = book
+            .depth(Side::Sell, usize::MAX)
+            .map(|l| (l.price_ticks, l.qty_lots))
+            .collect();
+        prop_assert_eq!(
+            &asks,
+            &model.asks.iter().map(|(&p, &q)| (p, q)).collect::<Levels>()
+        );
+        prop_assert_eq!(
+            (book.len(Side::Buy), book.len(Side::Sell)),
+            (model.bids.len(), model.asks.len())
+        );
+        for &(_, p, _) in ops {
+            prop_assert_eq!(
+                book.qty_at(Side::Buy, p),
+                model.bids.get(&p).copied().unwrap_or(0)
+            );
+            prop_assert_eq!(
+                book.qty_at(Side::Sell, p),
+                model.asks.get(&p).copied().unwrap_or(0)
+            );
+        }
+        Ok((book, bids, asks))
+    }
+
     proptest! {
         #[test]
         fn wide_and_drifting_deltas_match_a_btreemap_model(
             wide in wide_deltas(), drift in drifting_deltas(), depth in 0usize..50,
         ) {
             for ops in [wide, drift] {
-                let mut book = OrderBook::new(0);
-                let mut model = Model::default();
-                for &(is_bid, p, q) in &ops {
-                    let side = if is_bid { Side::Buy } else { Side::Sell };
-                    book.apply_delta(side, p, q);
-                    model.apply(side, p, q);
-                    prop_assert_eq!(book.best_bid().map(|l| (l.price_ticks, l.qty_lots)),
-                        model.bids.iter().next_back().map(|(&p, &q)| (p, q)));
-                    prop_assert_eq!(book.best_ask().map(|l| (l.price_ticks, l.qty_lots)),
-                        model.asks.iter().next().map(|(&p, &q)| (p, q)));
-                }
-                let bids: Vec<_> = book.depth(Side::Buy, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect();
-                prop_assert_eq!(&bids, &model.bids.iter().rev().map(|(&p, &q)| (p, q)).collect::<Vec<_>>());
-                let asks: Vec<_> = book.depth(Side::Sell, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect();
-                prop_assert_eq!(&asks, &model.asks.iter().map(|(&p, &q)| (p, q)).collect::<Vec<_>>());
-                prop_assert_eq!((book.len(Side::Buy), book.len(Side::Sell)), (model.bids.len(), model.asks.len()));
-                for &(_, p, _) in &ops {
-                    prop_assert_eq!(book.qty_at(Side::Buy, p), model.bids.get(&p).copied().unwrap_or(0));
-                    prop_assert_eq!(book.qty_at(Side::Sell, p), model.asks.get(&p).copied().unwrap_or(0));
-                }
+                let (mut book, bids, asks) = apply_and_check(&ops)?;
                 // Truncation keeps the best `depth` of each side, and the book stays usable.
                 book.truncate(depth);
-                prop_assert_eq!(book.depth(Side::Buy, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect::<Vec<_>>(),
-                    bids.iter().copied().take(depth).collect::<Vec<_>>());
-                prop_assert_eq!(book.depth(Side::Sell, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect::<Vec<_>>(),
-                    asks.iter().copied().take(depth).collect::<Vec<_>>());
+                prop_assert_eq!(book.depth(Side::Buy, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect::<Levels>(),
+                    bids.iter().copied().take(depth).collect::<Levels>());
+                prop_assert_eq!(book.depth(Side::Sell, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect::<Levels>(),
+                    asks.iter().copied().take(depth).collect::<Levels>());
                 book.apply_delta(Side::Buy, 7, 1);
                 prop_assert_eq!(book.qty_at(Side::Buy, 7), 1);
             }
@@ -955,23 +996,11 @@ mod tests {
 
         #[test]
         fn random_deltas_match_a_btreemap_model(ops in deltas()) {
-            let mut book = OrderBook::new(0);
+            let (book, _, _) = apply_and_check(&ops)?;
             let mut model = Model::default();
-            for (is_bid, p, q) in ops {
-                let side = if is_bid { Side::Buy } else { Side::Sell };
-                book.apply_delta(side, p, q);
-                model.apply(side, p, q);
-                prop_assert_eq!(book.best_bid().map(|l| (l.price_ticks, l.qty_lots)),
-                    model.bids.iter().next_back().map(|(&p, &q)| (p, q)));
-                prop_assert_eq!(book.best_ask().map(|l| (l.price_ticks, l.qty_lots)),
-                    model.asks.iter().next().map(|(&p, &q)| (p, q)));
+            for &(is_bid, p, q) in &ops {
+                model.apply(if is_bid { Side::Buy } else { Side::Sell }, p, q);
             }
-            let bids: Vec<_> = book.depth(Side::Buy, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect();
-            let model_bids: Vec<_> = model.bids.iter().rev().map(|(&p, &q)| (p, q)).collect();
-            prop_assert_eq!(bids, model_bids);
-            let asks: Vec<_> = book.depth(Side::Sell, usize::MAX).map(|l| (l.price_ticks, l.qty_lots)).collect();
-            let model_asks: Vec<_> = model.asks.iter().map(|(&p, &q)| (p, q)).collect();
-            prop_assert_eq!(asks, model_asks);
             for p in -41..41 {
                 prop_assert_eq!(book.qty_at(Side::Buy, p), model.bids.get(&p).copied().unwrap_or(0));
                 prop_assert_eq!(book.qty_at(Side::Sell, p), model.asks.get(&p).copied().unwrap_or(0));

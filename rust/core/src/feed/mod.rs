@@ -24,6 +24,7 @@ pub use binance::{BinanceDecoder, BinanceMarket};
 pub use coinbase::{CoinbaseDecoder, SequenceGap};
 pub use kraken::KrakenDecoder;
 pub use okx::OkxDecoder;
+pub use scan::lines;
 
 /// Why a message was rejected. `venue` is the decoder's venue name (`binance-spot`, ...).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

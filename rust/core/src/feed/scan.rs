@@ -18,6 +18,43 @@ pub(crate) const fn key_code(key: &[u8]) -> u32 {
     code
 }
 
+/// Index of the first `needle` in `hay`, eight bytes at a time.
+#[inline]
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let pattern = u64::from_le_bytes([needle; 8]);
+    let mut i = 0;
+    while let Some(chunk) = hay.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        // Zero bytes of `v` are matches; the lowest flagged byte is the first match.
+        let v = u64::from_le_bytes(*chunk) ^ pattern;
+        let hits = v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&b| b == needle).map(|p| i + p)
+}
+
+/// The non-empty lines of a buffer of newline-separated messages (a trailing `\r` is
+/// dropped), for decoding a batch without a Python object per message.
+pub fn lines(buffer: &[u8]) -> impl Iterator<Item = &[u8]> + Send {
+    let mut rest = buffer;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, tail) = match find_byte(rest, b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &[][..]),
+        };
+        rest = tail;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() {
+            return Some(line);
+        }
+    })
+}
+
 /// A position in a message; every method consumes its token or returns `None`.
 pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
@@ -90,21 +127,9 @@ impl<'a> Cursor<'a> {
     pub(crate) fn quoted(&mut self) -> Option<&'a [u8]> {
         self.byte(b'"')?;
         let start = self.pos;
-        let mut i = start;
-        while let Some(chunk) = self.bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
-            // Zero bytes of `v` are quotes; the lowest flagged byte is the first quote.
-            let v = u64::from_le_bytes(*chunk) ^ 0x2222_2222_2222_2222;
-            let quotes = v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080;
-            if quotes != 0 {
-                let end = i + (quotes.trailing_zeros() / 8) as usize;
-                self.pos = end + 1;
-                return Some(&self.bytes[start..end]);
-            }
-            i += 8;
-        }
-        let len = self.bytes[i..].iter().position(|&b| b == b'"')?;
-        self.pos = i + len + 1;
-        Some(&self.bytes[start..i + len])
+        let len = find_byte(&self.bytes[start..], b'"')?;
+        self.pos = start + len + 1;
+        Some(&self.bytes[start..start + len])
     }
 
     /// A string of printable ASCII with no escape: its content.
@@ -200,6 +225,13 @@ mod tests {
         let mut c = Cursor::new(br#""61837.63000000","x""#);
         assert_eq!(c.str(), Some("61837.63000000"));
         assert_eq!(c.next(), Some(b','));
+    }
+
+    #[test]
+    fn lines_split_on_newlines_and_skip_empty_ones() {
+        let got: Vec<&[u8]> = lines(b"a\r\n\n0123456789abcdef\nlast").collect();
+        assert_eq!(got, vec![&b"a"[..], b"0123456789abcdef", b"last"]);
+        assert_eq!(lines(b"\n\n").count(), 0);
     }
 
     #[test]
