@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -63,6 +63,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	cd rust/core && mkdir -p fuzz/corpus/binance_decode && cargo +nightly fuzz run binance_decode \
 		fuzz/corpus/binance_decode fuzz/seeds/binance_decode -- -max_total_time=$(FUZZ_SECONDS)
+
+# nautilus_trader pins pandas < 3, so pip picks vectorbt 1.0, whose theme needs plotly < 6.
+bench-backtest: build
+	$(PY) -m pip install --quiet nautilus_trader vectorbt "plotly<6"
+	$(PY) benches/backtest_python.py
 
 clean:
 	rm -rf target $(VENV)

@@ -1,49 +1,13 @@
 //! `RiskEngine::check` allocates nothing: counted by a global allocator over accepted and
-//! refused orders, with throttles, self-trade prevention and breakers all on. Only the
-//! test thread's allocations inside the measured loop count: the test harness's own
-//! threads allocate at times of their own (seen under load), which says nothing of check().
+//! refused orders, with throttles, self-trade prevention and breakers all on.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
 use baconalgo_core::model::Side;
 use baconalgo_core::risk::{
     InstrumentSpec, OrderRequest, RejectReason, RiskEngine, RiskLimits, Throttle,
 };
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    // Const-initialised and without a destructor: reading it never allocates.
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if MEASURING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use common::counting_alloc::{allocations_of, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -69,39 +33,38 @@ fn check_allocates_nothing_on_accept_or_reject() {
         )
         .unwrap();
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
-    MEASURING.with(|m| m.set(true));
-    let (mut ok, mut refused) = (0, 0);
-    for k in 0..20_000u64 {
-        let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
-        // Every third buy crosses our resting sell (self-trade); throttles refuse bursts.
-        let px = if k % 6 == 0 { 10_100 } else { 10_000 };
-        let o = OrderRequest {
-            strategy_id: (k % 3) as u16,
-            ..OrderRequest::limit(
-                (k % 4) as u32,
-                0,
-                side,
-                px,
-                1 + (k % 7) as i64,
-                1_000_000 + k,
-            )
-        };
-        match e.check(&o, 2 + k * 1_000) {
-            Ok(()) => ok += 1,
-            Err(
-                RejectReason::SelfTrade
-                | RejectReason::StrategyThrottle
-                | RejectReason::VenueThrottle,
-            ) => refused += 1,
-            Err(other) => panic!("unexpected refusal {other:?}"),
+    let ((ok, refused), allocs) = allocations_of(|| {
+        let (mut ok, mut refused) = (0, 0);
+        for k in 0..20_000u64 {
+            let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+            // Every third buy crosses our resting sell (self-trade); throttles refuse bursts.
+            let px = if k % 6 == 0 { 10_100 } else { 10_000 };
+            let o = OrderRequest {
+                strategy_id: (k % 3) as u16,
+                ..OrderRequest::limit(
+                    (k % 4) as u32,
+                    0,
+                    side,
+                    px,
+                    1 + (k % 7) as i64,
+                    1_000_000 + k,
+                )
+            };
+            match e.check(&o, 2 + k * 1_000) {
+                Ok(()) => ok += 1,
+                Err(
+                    RejectReason::SelfTrade
+                    | RejectReason::StrategyThrottle
+                    | RejectReason::VenueThrottle,
+                ) => refused += 1,
+                Err(other) => panic!("unexpected refusal {other:?}"),
+            }
         }
-    }
-    MEASURING.with(|m| m.set(false));
-    let after = ALLOCS.load(Ordering::Relaxed);
+        (ok, refused)
+    });
     assert!(
         ok > 1_000 && refused > 1_000,
         "both paths exercised: {ok} accepted, {refused} refused"
     );
-    assert_eq!(after - before, 0, "check() allocated");
+    assert_eq!(allocs, 0, "check() allocated");
 }

@@ -1,5 +1,6 @@
 //! Python exception classes for the core's error enums, re-exported by `baconalgo.errors`.
 
+use baconalgo_core::backtest::BacktestError as CoreBacktestError;
 use baconalgo_core::bus::BusError as CoreBusError;
 use baconalgo_core::risk::{LimitsError, RejectReason, RiskError as CoreRiskError};
 use baconalgo_core::ta::TaError as CoreTaError;
@@ -191,24 +192,33 @@ pub fn reset_refused_err(py: Python<'_>, names: Vec<&'static str>) -> PyErr {
 static TA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn ta_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-    TA_ERROR
-        .get_or_try_init(py, || {
-            let bases = PyTuple::new(
-                py,
-                [
-                    py.get_type::<BaconAlgoError>(),
-                    py.get_type::<PyValueError>(),
-                ],
-            )?;
-            make_class(
-                py,
-                "TaError",
-                bases,
-                "An indicator rejected a parameter (out of range, unsupported moving-average \
-                 type); the message names the parameter.",
-            )
-        })
-        .map(|t| t.bind(py).clone())
+    value_error_type(
+        py,
+        &TA_ERROR,
+        "TaError",
+        "An indicator rejected a parameter (out of range, unsupported moving-average type); \
+         the message names the parameter.",
+    )
+}
+
+/// A `name(BaconAlgoError, ValueError)` class, made once into `cell`.
+fn value_error_type<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    doc: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    cell.get_or_try_init(py, || {
+        let bases = PyTuple::new(
+            py,
+            [
+                py.get_type::<BaconAlgoError>(),
+                py.get_type::<PyValueError>(),
+            ],
+        )?;
+        make_class(py, name, bases, doc)
+    })
+    .map(|t| t.bind(py).clone())
 }
 
 /// Maps a core indicator error to `TaError`, keeping the core's message (which names the
@@ -221,6 +231,27 @@ pub fn ta_err(py: Python<'_>, e: CoreTaError) -> PyErr {
 pub fn ta_err_msg(py: Python<'_>, msg: String) -> PyErr {
     match ta_error_type(py) {
         Ok(ty) => PyErr::from_type(ty, msg),
+        Err(e) => e,
+    }
+}
+
+/// `BacktestError(BaconAlgoError, ValueError)`: backtest inputs or parameters are unusable
+/// (the message names the field and the rule).
+static BACKTEST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn backtest_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    value_error_type(
+        py,
+        &BACKTEST_ERROR,
+        "BacktestError",
+        "Backtest inputs or parameters are unusable; the message names the field.",
+    )
+}
+
+/// Maps a core backtest error to `BacktestError`.
+pub fn backtest_err(py: Python<'_>, e: CoreBacktestError) -> PyErr {
+    match backtest_error_type(py) {
+        Ok(ty) => PyErr::from_type(ty, e.to_string()),
         Err(e) => e,
     }
 }
@@ -238,6 +269,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RiskInputError", risk_input_error_type(py)?)?;
     m.add("RiskLimitsError", risk_limits_error_type(py)?)?;
     m.add("TaError", ta_error_type(py)?)?;
+    m.add("BacktestError", backtest_error_type(py)?)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod backtest;
 mod bars;
 mod book;
 mod bus;
@@ -34,5 +35,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     book::register(m)?;
     risk::register(m)?;
     market_replay::register(m)?;
+    backtest::register(m)?;
     Ok(())
 }

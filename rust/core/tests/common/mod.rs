@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod counting_alloc;
 pub mod cryptofeed;
 
 use std::io::{BufRead, BufReader};
