@@ -28,7 +28,7 @@ const HEADROOM: usize = SLOTS / 16;
 const LOW_WATER: usize = SLOTS / 8;
 
 /// The dense part of a side: slot `i` holds the level with sort key `base + i`.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Ladder {
     base: i64,
     /// `SLOTS` quantities once allocated; 0 where the bit is clear.
@@ -38,6 +38,32 @@ struct Ladder {
     len: usize,
     /// Highest occupied slot; meaningful when `len > 0`.
     top: usize,
+}
+
+impl Clone for Ladder {
+    /// Copies the occupied slots only: the fresh zeroed array stays untouched (and
+    /// unfaulted) elsewhere, so a copy of a book costs its levels, not 512 KiB a side.
+    fn clone(&self) -> Ladder {
+        let mut qty = Vec::new();
+        if !self.qty.is_empty() {
+            qty = vec![0; SLOTS];
+            for (w, &word) in self.bits.iter().enumerate() {
+                let mut b = word;
+                while b != 0 {
+                    let slot = w * 64 + b.trailing_zeros() as usize;
+                    qty[slot] = self.qty[slot];
+                    b &= b - 1;
+                }
+            }
+        }
+        Ladder {
+            base: self.base,
+            qty,
+            bits: self.bits.clone(),
+            len: self.len,
+            top: self.top,
+        }
+    }
 }
 
 impl std::fmt::Debug for Ladder {
@@ -825,6 +851,22 @@ mod tests {
         assert_eq!((b.len(Side::Buy), b.len(Side::Sell)), (2, 2));
         b.truncate(0);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_copy_holds_the_same_levels_and_is_independent() {
+        let mut b = sample();
+        b.apply_delta(Side::Buy, -400_000, 3);
+        let mut c = b.clone();
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(
+                c.depth(side, usize::MAX).collect::<Vec<_>>(),
+                b.depth(side, usize::MAX).collect::<Vec<_>>()
+            );
+        }
+        c.apply_delta(Side::Buy, 100, 0);
+        assert_eq!(b.best_bid(), Some(lv(100, 5)));
+        assert_eq!(c.best_bid(), Some(lv(99, 10)));
     }
 
     #[test]
