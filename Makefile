@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-backtest clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -52,6 +52,17 @@ bench-python: build
 bench-python-feed: build
 	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
 	$(PY) benches/feed_python.py
+
+# L2 replay against hftbacktest on a synthetic feed (EVENTS=10000000 by default).
+bench-l2: build
+	$(PY) -m pip install --quiet hftbacktest
+	$(PY) benches/l2_vs_hftbacktest.py
+
+# A short run of each cargo-fuzz target (nightly and cargo-fuzz needed).
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd rust/core && mkdir -p fuzz/corpus/binance_decode && cargo +nightly fuzz run binance_decode \
+		fuzz/corpus/binance_decode fuzz/seeds/binance_decode -- -max_total_time=$(FUZZ_SECONDS)
 
 # nautilus_trader pins pandas < 3, so pip picks vectorbt 1.0, whose theme needs plotly < 6.
 bench-backtest: build

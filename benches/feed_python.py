@@ -1,7 +1,8 @@
 """Feeds and books from Python, side by side in one run:
 
-* decoding the recording's Binance depth diffs: ``BinanceDecoder.decode_many`` (JSON to
-  fixed-point events) against orjson and msgspec parsing the same messages;
+* decoding the recording's Binance depth diffs: ``BinanceDecoder.decode_lines`` (one
+  newline-separated buffer) and ``decode_many`` (a list of bytes), JSON to fixed-point
+  events, against orjson and msgspec parsing the same messages;
 * applying book deltas: ``OrderBook.apply`` on a numpy batch against nautilus_trader's
   ``OrderBook`` (L2_MBP), per delta and batched (``apply_deltas``).
 
@@ -58,16 +59,25 @@ def main() -> None:
     assert rejected == 0
     typed = msgspec.json.Decoder(Wrapped)
 
+    buffer = b"\n".join(diffs)
+    lines, rejected = decoder.decode_lines(buffer)
+    assert rejected == 0 and len(lines) == len(events)
     t_ours = best(lambda: decoder.decode_many(diffs))
+    t_lines = best(lambda: decoder.decode_lines(buffer))
     t_orjson = best(lambda: [orjson.loads(m) for m in diffs])
     t_msgspec = best(lambda: [msgspec.json.decode(m) for m in diffs])
     t_typed = best(lambda: [typed.decode(m) for m in diffs])
     n = len(diffs)
-    print(f"{date.today()}, {n} depth diffs ({len(events)} level updates), best of {REPEATS}\n")
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"{date.today()}, {n} depth diffs ({len(events)} level updates), best of {REPEATS}, "
+        f"load average {' '.join(load)}\n"
+    )
     print("| decode Binance depth diffs | messages/s | vs msgspec (typed) |")
     print("|---|---|---|")
     for name, t in (
-        ("baconalgo BinanceDecoder.decode_many (to fixed-point events)", t_ours),
+        ("baconalgo BinanceDecoder.decode_lines (one buffer, to fixed-point events)", t_lines),
+        ("baconalgo BinanceDecoder.decode_many (list of bytes, to fixed-point events)", t_ours),
         ("orjson.loads (to dicts of strings)", t_orjson),
         ("msgspec.json.decode (to dicts of strings)", t_msgspec),
         ("msgspec typed Struct (to tuples of strings)", t_typed),

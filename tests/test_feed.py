@@ -87,3 +87,17 @@ def test_decoded_events_publish_onto_the_bus_unchanged(spot_recording: Path) -> 
     got = bus.poll("p", 1 << 17)
     assert got.tobytes() == np.concatenate(sent).tobytes()
     bus.close()
+
+
+def test_decode_lines_on_one_buffer_equals_decode_many_on_the_messages(
+    spot_recording: Path,
+) -> None:
+    msgs = [msg for _, msg in lines(spot_recording) if not msg.startswith(b'{"lastUpdateId"')]
+    many, rejected_many = ba.BinanceDecoder("spot", BTC).decode_many(msgs, 5)
+    # CRLF line ends, blank lines and a malformed line in the middle of the buffer.
+    buffer = b"\r\n".join(msgs[:100]) + b"\n\n{broken\n" + b"\n".join(msgs[100:])
+    dec = ba.BinanceDecoder("spot", BTC)
+    got, rejected = dec.decode_lines(buffer, 5)
+    assert (rejected_many, rejected) == (0, 1)
+    assert dec.counters()["malformed_json"] == 1
+    np.testing.assert_array_equal(got, many)

@@ -91,6 +91,9 @@ class _Decoder:
     def decode_many(
         self, messages: list[bytes], ts_recv_ns: int | None = None
     ) -> tuple[npt.NDArray[np.void], int]: ...
+    def decode_lines(
+        self, buffer: bytes, ts_recv_ns: int | None = None
+    ) -> tuple[npt.NDArray[np.void], int]: ...
     def instrument_index(self, symbol: str) -> int | None: ...
     def instrument(self, index: int) -> tuple[str, str, str]: ...
     def format_price(self, index: int, price_ticks: int) -> str: ...
@@ -672,6 +675,21 @@ def kelly_fractional_weights(weights: _F64, fraction: float, max_gross: float) -
 def kelly_size_lots(
     fraction: float, equity_quote: float, price_ticks: int, quote_per_tick_lot: float, max_lots: int
 ) -> int: ...
+def replay_l2(
+    events: npt.NDArray[np.void],
+    *,
+    interval_ns: int,
+    qty_lots: int,
+    max_position_lots: int,
+    queue: str = "risk_averse",
+    order_latency_ns: int = 0,
+    response_latency_ns: int = 0,
+    market_data_latency_ns: int = 0,
+    quote_per_tick_lot: float = 1.0,
+    maker_bps: float = 0.0,
+    taker_bps: float = 0.0,
+    instrument: int = 0,
+) -> dict[str, Any]: ...
 
 # ---------------------------------------------------------------- backtest
 

@@ -50,7 +50,7 @@ pub(crate) fn parse_side(side: &Bound<'_, PyAny>) -> PyResult<Side> {
 }
 
 /// Runs `f` over the events of a 1-D contiguous `EVENT_DTYPE` array with the GIL released.
-fn with_events<T: Send>(
+pub(crate) fn with_events<T: Send>(
     py: Python<'_>,
     events: &Bound<'_, PyAny>,
     f: impl FnOnce(&[Event]) -> T + Send,

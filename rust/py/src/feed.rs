@@ -140,20 +140,38 @@ impl<D: Decode> DecoderCore<D> {
             views.push(b);
         }
         let slices: Vec<&[u8]> = views.iter().map(|b| b.as_bytes()).collect();
+        self.decode_all(py, slices.iter().copied(), ts_recv_ns)
+    }
+
+    /// Decodes every message of `messages` with the GIL released into one array; rejected
+    /// messages are counted by reason and skipped.
+    fn decode_all<'py, 'm>(
+        &self,
+        py: Python<'py>,
+        messages: impl Iterator<Item = &'m [u8]> + Send,
+        ts_recv_ns: Option<u64>,
+    ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, usize)> {
         let ts = ts_recv_ns.unwrap_or_else(now_ns);
         let mut state = self.lock();
         let (decoder, scratch) = &mut *state;
         scratch.clear();
         let rejected = py.detach(|| {
-            let mut rejected = 0;
-            for s in &slices {
-                if decoder.decode_into(s, ts, scratch).is_err() {
-                    rejected += 1;
-                }
-            }
-            rejected
+            messages
+                .filter(|m| decoder.decode_into(m, ts, scratch).is_err())
+                .count()
         });
         Ok((events_to_array(py, scratch), rejected))
+    }
+
+    /// Decodes a buffer of newline-separated messages (one per line, as recorded or
+    /// received in a batch) without a Python object per message; empty lines are skipped.
+    fn decode_lines<'py>(
+        &self,
+        py: Python<'py>,
+        buffer: &[u8],
+        ts_recv_ns: Option<u64>,
+    ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, usize)> {
+        self.decode_all(py, baconalgo_core::feed::lines(buffer), ts_recv_ns)
     }
 
     fn instrument_index(&self, symbol: &str) -> Option<u32> {
@@ -230,6 +248,19 @@ macro_rules! decoder_methods {
                 ts_recv_ns: Option<u64>,
             ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, usize)> {
                 self.core.decode_many(py, messages, ts_recv_ns)
+            }
+
+            /// Decodes a bytes buffer of newline-separated messages (one JSON message per
+            /// line) with the GIL released into one array; returns `(events, rejected)`.
+            /// No Python object is made per message; empty lines are skipped.
+            #[pyo3(signature = (buffer, ts_recv_ns = None))]
+            fn decode_lines<'py>(
+                &self,
+                py: Python<'py>,
+                buffer: &[u8],
+                ts_recv_ns: Option<u64>,
+            ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, usize)> {
+                self.core.decode_lines(py, buffer, ts_recv_ns)
             }
 
             /// The index events carry in `instrument` for `symbol`, or None.

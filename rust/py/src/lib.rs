@@ -10,6 +10,7 @@ mod bus;
 mod errors;
 mod event;
 mod feed;
+mod market_replay;
 mod risk;
 mod scan;
 mod signal;
@@ -33,6 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ta::register(m)?;
     book::register(m)?;
     risk::register(m)?;
+    market_replay::register(m)?;
     backtest::register(m)?;
     Ok(())
 }

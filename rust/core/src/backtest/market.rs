@@ -14,7 +14,7 @@
 //! received, so it never sees the venue's present.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::book::OrderBook;
 use crate::model::{Event, OrderRequest, OrderType, Side, TimeInForce};
@@ -108,11 +108,18 @@ enum Delivery {
     Report(ExecReport),
 }
 
-/// The loop's state: the delivery queue (time, sequence, slot) and what it points to.
+/// The loop's state: the delivery queues (time, sequence, slot) and what they point to.
+///
+/// Market events reach the strategy in time order whenever the market-data delay does
+/// not shrink from one event to the next (always, with a constant latency), so they wait
+/// in a FIFO; only reports, and market events a random delay would reorder, go through
+/// the heap. Deliveries leave in (time, sequence) order across both.
 struct Runner<'e> {
     events: &'e [Event],
     instrument: u32,
     book: OrderBook,
+    /// (time, sequence, event index), non-decreasing in time.
+    market: VecDeque<(u64, u64, usize)>,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     items: Vec<Option<Delivery>>,
     free: Vec<usize>,
@@ -123,9 +130,21 @@ struct Runner<'e> {
     res: MarketResult,
 }
 
+/// Where the next delivery waits.
+enum Next {
+    Market,
+    Heap,
+}
+
 impl Runner<'_> {
     fn schedule(&mut self, at: u64, d: Delivery) {
         self.seq += 1;
+        if let Delivery::Market(i) = d {
+            if self.market.back().is_none_or(|&(last, _, _)| last <= at) {
+                self.market.push_back((at, self.seq, i));
+                return;
+            }
+        }
         // Slots are reused so a long replay does not grow the vector without bound.
         let slot = match self.free.pop() {
             Some(s) => {
@@ -138,6 +157,19 @@ impl Runner<'_> {
             }
         };
         self.queue.push(Reverse((at, self.seq, slot)));
+    }
+
+    /// The earliest waiting delivery: its time and queue.
+    #[inline]
+    fn peek(&self) -> Option<(u64, Next)> {
+        let m = self.market.front().map(|&(at, seq, _)| (at, seq));
+        let h = self.queue.peek().map(|&Reverse((at, seq, _))| (at, seq));
+        match (m, h) {
+            (Some(m), Some(h)) if h < m => Some((h.0, Next::Heap)),
+            (Some(m), _) => Some((m.0, Next::Market)),
+            (None, Some(h)) => Some((h.0, Next::Heap)),
+            (None, None) => None,
+        }
     }
 
     fn schedule_reports(&mut self) {
@@ -155,7 +187,7 @@ impl Runner<'_> {
         sim: &mut MarketSim,
         strategy: &mut S,
     ) {
-        while let Some(&Reverse((at, _, _))) = self.queue.peek() {
+        while let Some((at, _)) = self.peek() {
             if until.is_some_and(|u| at > u) {
                 break;
             }
@@ -163,15 +195,26 @@ impl Runner<'_> {
             // way are scheduled and may come before this delivery.
             sim.advance_to(at, &mut self.out);
             self.schedule_reports();
-            let Some(Reverse((at, _, slot))) = self.queue.pop() else {
-                break;
+            let (at, item) = match self.peek() {
+                Some((_, Next::Market)) => match self.market.pop_front() {
+                    Some((at, _, i)) => (at, Some(Delivery::Market(i))),
+                    None => break,
+                },
+                Some((_, Next::Heap)) => match self.queue.pop() {
+                    Some(Reverse((at, _, slot))) => {
+                        self.free.push(slot);
+                        (at, self.items[slot].take())
+                    }
+                    None => break,
+                },
+                None => break,
             };
             self.now = self.now.max(at);
-            let item = self.items[slot].take();
-            self.free.push(slot);
+            let Some(item) = item else {
+                continue;
+            };
             match item {
-                None => {}
-                Some(Delivery::Market(i)) => {
+                Delivery::Market(i) => {
                     let e = &self.events[i];
                     self.res.events_delivered += 1;
                     self.book.apply_events(std::slice::from_ref(e));
@@ -185,7 +228,7 @@ impl Runner<'_> {
                     };
                     strategy.on_market(&mut ctx, e);
                 }
-                Some(Delivery::Report(r)) => {
+                Delivery::Report(r) => {
                     if r.is_fill() {
                         self.res.position_lots += if r.side == Side::Buy {
                             r.last_qty_lots
@@ -224,6 +267,7 @@ pub fn run_market<S: MarketStrategy>(
         events,
         instrument,
         book: OrderBook::new(instrument),
+        market: VecDeque::new(),
         queue: BinaryHeap::new(),
         items: Vec::new(),
         free: Vec::new(),
@@ -248,4 +292,74 @@ pub fn run_market<S: MarketStrategy>(
         r.res.received_ns.push(rep.ts_recv_ns.max(r.now));
     }
     r.res
+}
+
+/// A fixed quoting schedule, the strategy of the L2 replay benchmark (the same schedule
+/// is written for hftbacktest in `benches/l2_vs_hftbacktest.py`): on a grid of
+/// `interval_ns` of strategy time it cancels its working orders and quotes `qty_lots`
+/// post-only at the best bid and the best ask of the book it has seen, leaving out the
+/// side that would take the position past `max_position_lots`.
+#[derive(Debug, Clone)]
+pub struct QuoteTouch {
+    interval_ns: u64,
+    qty_lots: i64,
+    max_position_lots: i64,
+    next_ns: u64,
+    /// Orders sent and not yet reported final, in sending order.
+    working: Vec<u64>,
+}
+
+impl QuoteTouch {
+    /// `interval_ns` must be positive (a zero interval is taken as 1 ns).
+    pub fn new(interval_ns: u64, qty_lots: i64, max_position_lots: i64) -> QuoteTouch {
+        QuoteTouch {
+            interval_ns: interval_ns.max(1),
+            qty_lots,
+            max_position_lots,
+            next_ns: 0,
+            working: Vec::with_capacity(8),
+        }
+    }
+}
+
+impl MarketStrategy for QuoteTouch {
+    fn on_market(&mut self, ctx: &mut MarketContext<'_>, _event: &Event) {
+        let now = ctx.now_ns();
+        if now < self.next_ns {
+            return;
+        }
+        // The next point of the grid, as a fixed-step clock (hftbacktest's `elapse`) has.
+        self.next_ns = (now / self.interval_ns + 1).saturating_mul(self.interval_ns);
+        for id in self.working.drain(..) {
+            ctx.cancel(id);
+        }
+        let pos = ctx.position_lots();
+        let (bid, ask) = (ctx.book().best_bid(), ctx.book().best_ask());
+        if let Some(b) = bid.filter(|_| pos + self.qty_lots <= self.max_position_lots) {
+            let id = ctx.submit(
+                Side::Buy,
+                OrderType::Limit,
+                b.price_ticks,
+                self.qty_lots,
+                TimeInForce::PostOnly,
+            );
+            self.working.push(id);
+        }
+        if let Some(a) = ask.filter(|_| pos - self.qty_lots >= -self.max_position_lots) {
+            let id = ctx.submit(
+                Side::Sell,
+                OrderType::Limit,
+                a.price_ticks,
+                self.qty_lots,
+                TimeInForce::PostOnly,
+            );
+            self.working.push(id);
+        }
+    }
+
+    fn on_report(&mut self, _ctx: &mut MarketContext<'_>, report: &ExecReport) {
+        if report.is_final() {
+            self.working.retain(|&id| id != report.client_order_id);
+        }
+    }
 }

@@ -18,7 +18,7 @@ pub use event::{
     run_bars, Bar, BarConfig, BarResult, BarSim, Context, EmaCross, OrderRecord, SimReport,
     Strategy,
 };
-pub use market::{run_market, MarketContext, MarketResult, MarketStrategy};
+pub use market::{run_market, MarketContext, MarketResult, MarketStrategy, QuoteTouch};
 pub use metrics::{compute as compute_metrics, Metrics};
 pub use vectorized::{
     cross_signals, ema_cross_sweep, exit_trades, simulate, simulate_many, simulate_summary,

@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::model::{flags, Bar, Event, EventKind, FixedError, Instrument, InstrumentTable, Side};
 
-use super::{DecodeCounters, Decoded, FeedError, MessageKind};
+use super::{scan, DecodeCounters, Decoded, FeedError, MessageKind};
 
 /// Which Binance market a decoder reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -249,6 +249,23 @@ impl BinanceDecoder {
     /// Decodes one websocket message (raw or combined-stream wrapped) and appends its
     /// events to `out`. On error nothing is appended.
     pub fn decode(
+        &mut self,
+        bytes: &[u8],
+        ts_recv_ns: u64,
+        out: &mut Vec<Event>,
+    ) -> Result<Decoded, FeedError> {
+        let start = out.len();
+        let result = match self.decode_fast(bytes, ts_recv_ns, out) {
+            Some(d) => Ok(d),
+            None => self.decode_message(bytes, ts_recv_ns, out),
+        };
+        self.finish(result, ts_recv_ns, start, out)
+    }
+
+    /// [`decode`](Self::decode) on the general serde path alone, skipping the fast
+    /// scanner: the reference the fast path is checked against (tests, fuzzing). Same
+    /// events, errors and counters.
+    pub fn decode_reference(
         &mut self,
         bytes: &[u8],
         ts_recv_ns: u64,
@@ -629,6 +646,402 @@ impl BinanceDecoder {
     }
 }
 
+// ---- fast path ---------------------------------------------------------------------
+//
+// The recorded streams are depth diffs, trades and bookTickers in Binance's compact
+// JSON. For those the decoder reads the bytes once with a strict scanner (`scan::Cursor`)
+// and writes events as it goes, with no intermediate `Vec` of levels. Whatever the
+// scanner does not accept exactly (other kinds, whitespace, escapes, a missing or
+// repeated field, a bad decimal, an unknown symbol) goes to the serde path, which is the
+// reference: it decodes the message or names the error. `decode_reference` runs that path
+// alone, so tests and the fuzz target can check that both agree on any input.
+
+/// Keys of the fast shapes as [`scan::key_code`]s.
+mod keys {
+    use super::scan::key_code;
+    pub const K_EVENT: u32 = key_code(b"e");
+    pub const K_EVENT_TIME: u32 = key_code(b"E");
+    pub const K_TRANSACT_TIME: u32 = key_code(b"T");
+    pub const K_SYMBOL: u32 = key_code(b"s");
+    pub const K_FIRST_ID: u32 = key_code(b"U");
+    pub const K_LAST_ID: u32 = key_code(b"u");
+    pub const K_PREV_ID: u32 = key_code(b"pu");
+    pub const K_B: u32 = key_code(b"b");
+    pub const K_A: u32 = key_code(b"a");
+    pub const K_TRADE_ID: u32 = key_code(b"t");
+    pub const K_PRICE: u32 = key_code(b"p");
+    pub const K_QTY: u32 = key_code(b"q");
+    pub const K_MAKER: u32 = key_code(b"m");
+    pub const K_IGNORE: u32 = key_code(b"M");
+    pub const K_BID_QTY: u32 = key_code(b"B");
+    pub const K_ASK_QTY: u32 = key_code(b"A");
+}
+use keys::*;
+
+/// Fields of a depth diff, one bit each, to refuse repeats and spot missing ones.
+mod field {
+    pub const E_TYPE: u16 = 1;
+    pub const EVENT_TIME: u16 = 1 << 1;
+    pub const TRANSACT_TIME: u16 = 1 << 2;
+    pub const SYMBOL: u16 = 1 << 3;
+    pub const FIRST_ID: u16 = 1 << 4;
+    pub const LAST_ID: u16 = 1 << 5;
+    pub const PREV_ID: u16 = 1 << 6;
+    pub const BIDS: u16 = 1 << 7;
+    pub const ASKS: u16 = 1 << 8;
+    pub const ID: u16 = 1 << 9;
+    pub const PRICE: u16 = 1 << 10;
+    pub const QTY: u16 = 1 << 11;
+    pub const MAKER: u16 = 1 << 12;
+    pub const IGNORED: u16 = 1 << 13;
+    pub const BID_QTY: u16 = 1 << 14;
+    pub const ASK_QTY: u16 = 1 << 15;
+}
+
+/// Marks `bit` as seen; `None` if it already was (serde refuses a repeated field).
+#[inline]
+fn first_time(seen: &mut u16, bit: u16) -> Option<()> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(())
+}
+
+impl BinanceDecoder {
+    /// Decodes `bytes` on the fast path, or returns `None` (with `out` as it was) for the
+    /// serde path to handle.
+    #[inline]
+    fn decode_fast(&self, bytes: &[u8], ts_recv_ns: u64, out: &mut Vec<Event>) -> Option<Decoded> {
+        let start = out.len();
+        let mut c = scan::Cursor::new(bytes);
+        let decoded = if c.lit(br#"{"stream":"#).is_some() {
+            let stream = c.str()?;
+            c.lit(br#","data":"#)?;
+            let kind = stream_kind(stream).1;
+            let d = self.fast_payload(&mut c, kind, ts_recv_ns, out);
+            d.and_then(|d| c.byte(b'}').map(|_| d))
+        } else if c.lit(br#"{"e":""#).is_some() {
+            // A raw stream: the event type leads, as Binance writes it.
+            let kind = match c.str()? {
+                "depthUpdate" => StreamKind::DepthDiff,
+                "trade" => StreamKind::Trade,
+                "bookTicker" => StreamKind::BookTicker,
+                _ => return None,
+            };
+            c = scan::Cursor::new(bytes);
+            self.fast_payload(&mut c, kind, ts_recv_ns, out)
+        } else {
+            None
+        };
+        match decoded {
+            Some(d) if c.at_end() => Some(d),
+            _ => {
+                out.truncate(start);
+                None
+            }
+        }
+    }
+
+    #[inline]
+    fn fast_payload(
+        &self,
+        c: &mut scan::Cursor<'_>,
+        kind: StreamKind,
+        ts_recv_ns: u64,
+        out: &mut Vec<Event>,
+    ) -> Option<Decoded> {
+        match kind {
+            StreamKind::DepthDiff => self.fast_depth_update(c, out),
+            StreamKind::Trade => self.fast_trade(c, out),
+            StreamKind::BookTicker => self.fast_book_ticker(c, ts_recv_ns, out),
+            _ => None,
+        }
+    }
+
+    /// `[["price","qty"],...]` appended as `template` deltas of `side`.
+    #[inline]
+    fn fast_levels(
+        &self,
+        c: &mut scan::Cursor<'_>,
+        inst: &Instrument,
+        template: Event,
+        out: &mut Vec<Event>,
+    ) -> Option<()> {
+        c.byte(b'[')?;
+        if c.peek()? == b']' {
+            c.next();
+            return Some(());
+        }
+        loop {
+            c.byte(b'[')?;
+            let px = c.quoted()?;
+            c.byte(b',')?;
+            let qty = c.quoted()?;
+            c.byte(b']')?;
+            out.push(Event {
+                price_ticks: inst.tick.to_steps_bytes(px).ok()?,
+                qty_lots: inst.lot.to_steps_unsigned_bytes(qty).ok()?,
+                ..template
+            });
+            match c.next()? {
+                b',' => {}
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    fn fast_depth_update(&self, c: &mut scan::Cursor<'_>, out: &mut Vec<Event>) -> Option<Decoded> {
+        use field::*;
+        let start = out.len();
+        let (mut seen, mut inst) = (0u16, None);
+        let (mut event_ms, mut transact_ms, mut first, mut last, mut prev) = (0, None, 0, 0, None);
+        let template =
+            |index, event_ms, transact_ms: Option<u64>, first, last, prev: Option<u64>| Event {
+                seq: last,
+                aux: first as i64,
+                id: prev.unwrap_or(0),
+                ..self.event(
+                    index,
+                    EventKind::BookDelta,
+                    ms_to_ns(transact_ms.unwrap_or(event_ms)),
+                )
+            };
+        // The ids as they stood when the levels were written (Binance sends them first).
+        let mut seen_at_levels = 0;
+        c.byte(b'{')?;
+        loop {
+            match c.key()? {
+                K_EVENT => {
+                    first_time(&mut seen, E_TYPE)?;
+                    c.lit(br#""depthUpdate""#)?;
+                }
+                K_EVENT_TIME => {
+                    first_time(&mut seen, EVENT_TIME)?;
+                    event_ms = c.u64()?;
+                }
+                K_TRANSACT_TIME => {
+                    first_time(&mut seen, TRANSACT_TIME)?;
+                    transact_ms = Some(c.u64()?);
+                }
+                K_SYMBOL => {
+                    first_time(&mut seen, SYMBOL)?;
+                    inst = Some(self.instrument(c.str()?).ok()?);
+                }
+                K_FIRST_ID => {
+                    first_time(&mut seen, FIRST_ID)?;
+                    first = c.u64()?;
+                }
+                K_LAST_ID => {
+                    first_time(&mut seen, LAST_ID)?;
+                    last = c.u64()?;
+                }
+                K_PREV_ID => {
+                    first_time(&mut seen, PREV_ID)?;
+                    prev = Some(c.u64()?);
+                }
+                // Bids before asks, as the serde path orders them.
+                K_B => {
+                    first_time(&mut seen, BIDS)?;
+                    seen_at_levels = seen;
+                    let (index, inst) = inst?;
+                    let t = template(index, event_ms, transact_ms, first, last, prev);
+                    let t = Event {
+                        side: Side::Buy as u8,
+                        ..t
+                    };
+                    self.fast_levels(c, inst, t, out)?;
+                }
+                K_A if seen & BIDS != 0 => {
+                    first_time(&mut seen, ASKS)?;
+                    let (index, inst) = inst?;
+                    let t = template(index, event_ms, transact_ms, first, last, prev);
+                    let t = Event {
+                        side: Side::Sell as u8,
+                        ..t
+                    };
+                    self.fast_levels(c, inst, t, out)?;
+                }
+                _ => return None,
+            }
+            if !c.more_members()? {
+                break;
+            }
+        }
+        let required = EVENT_TIME | SYMBOL | FIRST_ID | LAST_ID | BIDS | ASKS;
+        if seen & required != required {
+            return None;
+        }
+        let (index, _) = inst?;
+        let template = template(index, event_ms, transact_ms, first, last, prev);
+        if out.len() == start {
+            out.push(template);
+        } else if seen != seen_at_levels | ASKS {
+            // A field of the template came after the levels: write it into them.
+            for e in &mut out[start..] {
+                *e = Event {
+                    price_ticks: e.price_ticks,
+                    qty_lots: e.qty_lots,
+                    side: e.side,
+                    ..template
+                };
+            }
+        }
+        mark_last(out);
+        Some(Decoded {
+            kind: MessageKind::DepthDiff,
+            events: out.len() - start,
+        })
+    }
+
+    fn fast_trade(&self, c: &mut scan::Cursor<'_>, out: &mut Vec<Event>) -> Option<Decoded> {
+        use field::*;
+        let mut seen = 0u16;
+        let (mut symbol, mut px, mut qty) = ("", "", "");
+        let (mut id, mut trade_ms, mut maker) = (0, 0, false);
+        c.byte(b'{')?;
+        loop {
+            match c.key()? {
+                K_EVENT => {
+                    first_time(&mut seen, E_TYPE)?;
+                    c.lit(br#""trade""#)?;
+                }
+                K_EVENT_TIME => {
+                    first_time(&mut seen, EVENT_TIME)?;
+                    c.u64()?;
+                }
+                K_SYMBOL => {
+                    first_time(&mut seen, SYMBOL)?;
+                    symbol = c.str()?;
+                }
+                K_TRADE_ID => {
+                    first_time(&mut seen, ID)?;
+                    id = c.u64()?;
+                }
+                K_PRICE => {
+                    first_time(&mut seen, PRICE)?;
+                    px = c.str()?;
+                }
+                K_QTY => {
+                    first_time(&mut seen, QTY)?;
+                    qty = c.str()?;
+                }
+                K_TRANSACT_TIME => {
+                    first_time(&mut seen, TRANSACT_TIME)?;
+                    trade_ms = c.u64()?;
+                }
+                K_MAKER => {
+                    first_time(&mut seen, MAKER)?;
+                    maker = c.bool()?;
+                }
+                // "Ignore" in Binance's documentation; the serde path skips it too.
+                K_IGNORE => {
+                    first_time(&mut seen, IGNORED)?;
+                    c.bool()?;
+                }
+                _ => return None,
+            }
+            if !c.more_members()? {
+                break;
+            }
+        }
+        let required = SYMBOL | ID | PRICE | QTY | TRANSACT_TIME | MAKER;
+        if seen & required != required {
+            return None;
+        }
+        let (index, inst) = self.instrument(symbol).ok()?;
+        out.push(Event {
+            seq: id,
+            id,
+            price_ticks: inst.price_ticks(px).ok()?,
+            qty_lots: inst.qty_lots(qty).ok()?,
+            side: aggressor(maker) as u8,
+            flags: flags::LAST_IN_BATCH,
+            ..self.event(index, EventKind::Trade, ms_to_ns(trade_ms))
+        });
+        Some(Decoded {
+            kind: MessageKind::Trade,
+            events: 1,
+        })
+    }
+
+    fn fast_book_ticker(
+        &self,
+        c: &mut scan::Cursor<'_>,
+        ts_recv_ns: u64,
+        out: &mut Vec<Event>,
+    ) -> Option<Decoded> {
+        use field::*;
+        let mut seen = 0u16;
+        let mut text = [""; 5]; // symbol, bid, bid qty, ask, ask qty
+        let (mut update_id, mut event_ms, mut transact_ms) = (0, None, None);
+        c.byte(b'{')?;
+        loop {
+            let (bit, slot) = match c.key()? {
+                K_EVENT => {
+                    first_time(&mut seen, E_TYPE)?;
+                    c.lit(br#""bookTicker""#)?;
+                    (0, None)
+                }
+                K_LAST_ID => {
+                    first_time(&mut seen, LAST_ID)?;
+                    update_id = c.u64()?;
+                    (0, None)
+                }
+                K_EVENT_TIME => {
+                    first_time(&mut seen, EVENT_TIME)?;
+                    event_ms = Some(c.u64()?);
+                    (0, None)
+                }
+                K_TRANSACT_TIME => {
+                    first_time(&mut seen, TRANSACT_TIME)?;
+                    transact_ms = Some(c.u64()?);
+                    (0, None)
+                }
+                K_SYMBOL => (SYMBOL, Some(0)),
+                K_B => (BIDS, Some(1)),
+                K_BID_QTY => (BID_QTY, Some(2)),
+                K_A => (ASKS, Some(3)),
+                K_ASK_QTY => (ASK_QTY, Some(4)),
+                _ => return None,
+            };
+            if let Some(i) = slot {
+                first_time(&mut seen, bit)?;
+                text[i] = c.str()?;
+            }
+            if !c.more_members()? {
+                break;
+            }
+        }
+        let required = LAST_ID | SYMBOL | BIDS | BID_QTY | ASKS | ASK_QTY;
+        if seen & required != required {
+            return None;
+        }
+        let (index, inst) = self.instrument(text[0]).ok()?;
+        let ts = transact_ms.or(event_ms).map_or(ts_recv_ns, ms_to_ns);
+        let bid = Event {
+            seq: update_id,
+            price_ticks: inst.price_ticks(text[1]).ok()?,
+            qty_lots: inst.qty_lots(text[2]).ok()?,
+            side: Side::Buy as u8,
+            ..self.event(index, EventKind::Quote, ts)
+        };
+        let ask = Event {
+            price_ticks: inst.price_ticks(text[3]).ok()?,
+            qty_lots: inst.qty_lots(text[4]).ok()?,
+            side: Side::Sell as u8,
+            flags: flags::LAST_IN_BATCH,
+            ..bid
+        };
+        out.extend_from_slice(&[bid, ask]);
+        Some(Decoded {
+            kind: MessageKind::BookTicker,
+            events: 2,
+        })
+    }
+}
+
 /// `m` = "buyer is the maker", so the aggressor sold.
 fn aggressor(buyer_is_maker: bool) -> Side {
     if buyer_is_maker {
@@ -905,6 +1318,111 @@ mod tests {
             .all(|e| e.qty_lots == 1234567 && e.id == 101 && e.flags & flags::FINAL != 0));
         assert_eq!(out[0].ts_event_ns, 1_723_161_240_000_000_000);
         assert_eq!(out[3].flags & flags::LAST_IN_BATCH, flags::LAST_IN_BATCH);
+    }
+
+    fn recording() -> Vec<Vec<u8>> {
+        use std::io::Read;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/binance/spot_btcusdt_20240808.gz"
+        );
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        raw.split(|&b| b == b'\n')
+            .filter_map(|l| Some(l[l.iter().position(|&b| b == b' ')? + 1..].to_vec()))
+            .collect()
+    }
+
+    /// Decodes `msg` with the fast path and with the serde reference; both must agree.
+    fn assert_paths_agree(msg: &[u8]) {
+        let (mut fast, mut reference) = (spot(), spot());
+        let (mut a, mut b) = (vec![Event::default()], vec![Event::default()]);
+        let ra = fast.decode(msg, 9, &mut a);
+        let rb = reference.decode_reference(msg, 9, &mut b);
+        let text = String::from_utf8_lossy(msg);
+        assert_eq!(ra, rb, "{text}");
+        assert_eq!(a, b, "{text}");
+        assert_eq!(fast.counters(), reference.counters(), "{text}");
+    }
+
+    #[test]
+    fn fast_path_decodes_every_recorded_message_as_the_serde_path_does() {
+        let msgs = recording();
+        assert!(msgs.len() > 40_000);
+        let mut d = spot();
+        let mut left_to_serde = 0;
+        for m in &msgs {
+            assert_paths_agree(m);
+            let fast = d.decode_fast(m, 0, &mut Vec::new()).is_some();
+            let decodes = d.decode_reference(m, 0, &mut Vec::new()).is_ok();
+            left_to_serde += usize::from(decodes && !fast);
+        }
+        // Every recorded message that decodes at all decodes on the fast path.
+        assert_eq!(left_to_serde, 0);
+    }
+
+    #[test]
+    fn fast_path_hands_every_variant_it_does_not_know_exactly_to_the_serde_path() {
+        let variants: &[&str] = &[
+            // raw streams, futures fields, reordered and repeated fields
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["100.00","1.0"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"T":3,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"a":[["100.00","1.0"]],"b":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"u":3,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"U":1,"u":2,"b":[["1.00","1"]],"s":"BTCUSDT","a":[]}"#,
+            r#"{"e":"depthUpdate","s":"BTCUSDT","b":[["1.00","1"]],"E":1,"U":1,"u":2,"a":[["2.00","1"]]}"#,
+            r#"{"e":"depthUpdate","s":"BTCUSDT","E":1,"U":1,"u":2,"b":[["1.00","1"]],"a":[],"pu":1}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.0\u0030","1"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00\"","1"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00","1","x"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00","1"]],"a":[]} "#,
+            r#"{"e":"depthUpdate", "E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}x"#,
+            r#"{"e":"depthUpdate","E":1.5,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":01,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"btcusdt","U":1,"u":2,"b":[["-1.00","1"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00","-1"]],"a":[]}"#,
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"b":[],"a":[]}"#,
+            r#"{"stream":"btcusdt@depth","data":{"E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
+            r#"{"stream":"btcusdt@depth","data":{"e":"x","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
+            r#"{"stream":"btcusdt@depth","data":{"E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]},"x":1}"#,
+            r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1.00","q":"2","T":5,"m":false,"M":true}}"#,
+            r#"{"e":"trade","s":"BTCUSDT","t":1,"p":"1.00","q":"2","T":5,"m":false,"X":"MARKET"}"#,
+            r#"{"e":"trade","s":"BTCUSDT","t":1,"p":"1.00","q":"2","T":5,"m":null}"#,
+            r#"{"e":"trade","s":"ETHUSDT","t":1,"p":"1.00","q":"2","T":5,"m":true}"#,
+            r#"{"e":"trade","s":"BTCUSDT","t":1,"p":"1.001","q":"2","T":5,"m":true}"#,
+            r#"{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1.00","B":"1","a":"2.00","A":"1","T":7,"E":8}"#,
+            r#"{"u":1,"s":"BTCUSDT","b":"1.00","B":"1","a":"2.00","A":"1"}"#,
+            r#"{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"1.00","B":"1","a":"2.00"}}"#,
+            r#"{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"1.00","B":"1","B":"2","a":"2.00","A":"1"}}"#,
+        ];
+        for v in variants {
+            assert_paths_agree(v.as_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_and_serde_paths_agree_on_damaged_recorded_messages(
+            pick in 0usize..1_000, cut in 0usize..4_000, at in 0usize..4_000,
+            byte in proptest::arbitrary::any::<u8>(),
+        ) {
+            let msgs = sample_messages();
+            let mut m = msgs[pick % msgs.len()].clone();
+            let n = m.len();
+            m[at % n] = byte;
+            m.truncate(n - cut % n.min(64));
+            assert_paths_agree(&m);
+        }
+    }
+
+    /// A few recorded messages of each kind, read once.
+    fn sample_messages() -> &'static [Vec<u8>] {
+        static SAMPLE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        SAMPLE.get_or_init(|| recording().into_iter().step_by(97).collect())
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+mod scan;
 mod wire;
 
 use thiserror::Error;
@@ -23,6 +24,7 @@ pub use binance::{BinanceDecoder, BinanceMarket};
 pub use coinbase::{CoinbaseDecoder, SequenceGap};
 pub use kraken::KrakenDecoder;
 pub use okx::OkxDecoder;
+pub use scan::lines;
 
 /// Why a message was rejected. `venue` is the decoder's venue name (`binance-spot`, ...).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

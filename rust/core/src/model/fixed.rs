@@ -108,13 +108,102 @@ impl Step {
         self.parse_bytes(text.as_bytes(), true)
     }
 
+    /// [`to_steps`](Self::to_steps) of decimal bytes as they came off the wire (anything
+    /// but `-?digits[.digits]` is an error, so the bytes need not be checked first).
+    pub fn to_steps_bytes(self, text: &[u8]) -> Result<i64, FixedError> {
+        self.parse_bytes(text, true)
+    }
+
+    /// [`to_steps_unsigned`](Self::to_steps_unsigned) of decimal bytes as they came off
+    /// the wire.
+    pub fn to_steps_unsigned_bytes(self, text: &[u8]) -> Result<i64, FixedError> {
+        self.parse_bytes(text, false)
+    }
+
     /// Parses a decimal string into a count of steps that must not be negative
     /// (quantities). `"-0"` is rejected too: a sign on a quantity means a broken producer.
     pub fn to_steps_unsigned(self, text: &str) -> Result<i64, FixedError> {
         self.parse_bytes(text.as_bytes(), false)
     }
 
+    #[inline]
     fn parse_bytes(self, text: &[u8], allow_negative: bool) -> Result<i64, FixedError> {
+        match self.parse_plain(text, allow_negative) {
+            Some(steps) => Ok(steps),
+            None => self.parse_checked(text, allow_negative),
+        }
+    }
+
+    /// One pass over the common case: `-?digits[.digits]` on the grid, at most 18 digits
+    /// once on the step's scale. `None` for anything else, which `parse_checked` then accepts or
+    /// explains; both agree wherever this one answers (see the
+    /// `plain_parse_agrees_with_the_checked_one` property). Fraction digits go eight at a
+    /// time where there are eight (exchanges pad to 8 places); digits past the step's
+    /// scale are only checked to be zeros.
+    #[inline(always)]
+    fn parse_plain(self, text: &[u8], allow_negative: bool) -> Option<i64> {
+        let (negative, body) = match text.split_first()? {
+            (b'-', rest) if allow_negative => (true, rest),
+            _ => (false, text),
+        };
+        let scale = usize::from(self.scale);
+        let mut value = 0u64;
+        let mut int_len = 0;
+        for &b in body {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // Wraps harmlessly past 19 digits: such a value is refused just below.
+            value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+            int_len += 1;
+        }
+        // On the step's scale the value has int_len + scale digits: at most 18 keeps it
+        // below 10^18, so nothing below overflows.
+        if int_len == 0 || int_len + scale > 18 {
+            return None;
+        }
+        let frac = match &body[int_len..] {
+            [] => &[][..],
+            [b'.', frac @ ..] if !frac.is_empty() => frac,
+            _ => return None,
+        };
+        // Digits past the step's scale must be zeros; only the rest carries value.
+        let (kept, mut extra) = frac.split_at(frac.len().min(scale));
+        while let Some((chunk, tail)) = extra.split_first_chunk::<8>() {
+            if u64::from_le_bytes(*chunk) != u64::from_le_bytes(*b"00000000") {
+                return None;
+            }
+            extra = tail;
+        }
+        if !extra.iter().all(|&b| b == b'0') {
+            return None;
+        }
+        let mut rest = kept;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+            value = value * 100_000_000 + eight_digits(*chunk)?;
+            rest = tail;
+        }
+        for &b in rest {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            value = value * 10 + u64::from(d);
+        }
+        let units = value * POW10[scale - kept.len()];
+        let steps = if self.mantissa == 1 {
+            units
+        } else if units % self.mantissa == 0 {
+            units / self.mantissa
+        } else {
+            return None;
+        };
+        let steps = steps as i64;
+        Some(if negative { -steps } else { steps })
+    }
+
+    fn parse_checked(self, text: &[u8], allow_negative: bool) -> Result<i64, FixedError> {
         let d = parse_digits(text)?;
         if d.negative && !allow_negative {
             return Err(FixedError::Negative);
@@ -217,6 +306,21 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_steps(1, f)
     }
+}
+
+/// Eight ASCII digits (most significant first) as their value, or `None` if any byte is
+/// not a digit: the SWAR check and reduction of simdjson's `parse_eight_digits_unrolled`.
+#[inline]
+fn eight_digits(chunk: [u8; 8]) -> Option<u64> {
+    let v = u64::from_le_bytes(chunk);
+    let high = v & 0xF0F0_F0F0_F0F0_F0F0;
+    let carry = (v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+    if high | carry != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = ((v & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+    let v = ((v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+    Some(((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32)
 }
 
 /// The syntactic pieces of `-?[0-9]+(\.[0-9]+)?`.
@@ -608,6 +712,15 @@ mod tests {
             let text = format!("{int}.{frac:02}{}", "0".repeat(pad));
             let n = st.to_steps(&text).unwrap();
             prop_assert_eq!(st.format_steps(n), format!("{int}.{frac:02}"));
+        }
+
+        #[test]
+        fn plain_parse_agrees_with_the_checked_one(
+            s in "-?[0-9]{0,12}(\\.[0-9/:]{0,12})?[0-9x.]?", st in any_step(), signed in any::<bool>(),
+        ) {
+            if let Some(v) = st.parse_plain(s.as_bytes(), signed) {
+                prop_assert_eq!(st.parse_checked(s.as_bytes(), signed), Ok(v), "{}", s);
+            }
         }
 
         #[test]

@@ -23,6 +23,6 @@ pub use engine::{
     VenueInstrument,
 };
 pub use latency::LatencyModel;
-pub use queue::QueueModel;
+pub use queue::{QueueModel, QueueShape};
 pub use report::{decode_exec_event, ExecKind, ExecReport, Liquidity, VenueReason};
 pub use sim::{MarketSim, SimConfig};
