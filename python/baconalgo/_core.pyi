@@ -169,6 +169,7 @@ def scan(
     rank_by: int | None,
     descending: bool,
     top: int,
+    offsets: npt.NDArray[np.uint64] | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], int]: ...
 
 SIGNAL_SUMMARY_AUX: Final[int]
