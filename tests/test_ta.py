@@ -32,6 +32,7 @@ BARS = Path(__file__).resolve().parents[1] / "data" / "bars" / "btc_perp_1m_2022
 # TA-Lib's 25 functions: the input columns they take, in `talib`'s order.
 INPUTS: dict[str, tuple[str, ...]] = {
     **{f: ("close",) for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "BBANDS")},
+    **{f: ("close",) for f in ("TRIMA", "T3")},
     **{f: ("close",) for f in ("STDDEV", "RSI", "MACD", "STOCHRSI", "ROC", "MOM")},
     **{f: ("high", "low", "close") for f in ("STOCH", "ADX", "PLUS_DI", "MINUS_DI", "CCI")},
     **{f: ("high", "low", "close") for f in ("WILLR", "TRANGE", "ATR", "NATR")},
@@ -45,13 +46,22 @@ INPUTS: dict[str, tuple[str, ...]] = {
 PARAMS: dict[str, list[dict[str, Any]]] = {
     **{
         f: [{}, {"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 9}, {"timeperiod": 200}]
-        for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA")
+        for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "TRIMA")
     },
+    "T3": [
+        {},
+        {"timeperiod": 1},
+        {"timeperiod": 2},
+        {"timeperiod": 30, "vfactor": 0.0},
+        {"timeperiod": 9, "vfactor": 1.0},
+        {"timeperiod": 200},
+    ],
     "BBANDS": [
         {},
         {"timeperiod": 2},
         {"timeperiod": 10, "nbdevup": 1.5, "nbdevdn": 2.5},
-        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 6)),
+        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 5, 6, 8)),
+        {"timeperiod": 8, "matype": 5},
     ],
     "STDDEV": [{}, {"timeperiod": 2}, {"timeperiod": 20, "nbdev": 2.5}],
     "RSI": [{}, {"timeperiod": 2}, {"timeperiod": 30}],
@@ -67,10 +77,13 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         {"fastk_period": 1, "slowk_period": 2, "slowd_period": 2},
         {"slowk_matype": 1, "slowd_period": 4, "slowd_matype": 2},
         {"slowk_matype": 3, "slowd_matype": 6},
+        {"slowk_matype": 5, "slowd_period": 4, "slowd_matype": 8},
     ],
     "STOCHRSI": [
         {},
         {"timeperiod": 9, "fastk_period": 3, "fastd_period": 3, "fastd_matype": 1},
+        {"timeperiod": 9, "fastk_period": 5, "fastd_period": 4, "fastd_matype": 5},
+        {"timeperiod": 9, "fastk_period": 5, "fastd_period": 3, "fastd_matype": 8},
         {"timeperiod": 2, "fastk_period": 1, "fastd_period": 1},
     ],
     **{f: [{}, {"timeperiod": 2}, {"timeperiod": 30}] for f in ("ADX", "CCI", "MFI", "WILLR")},
@@ -279,7 +292,7 @@ def test_period_ranges_are_talibs(f: str, name: str) -> None:
 )  # fmt: skip
 def test_unsupported_matype_raises_taerror_naming_it(f: str, param: str) -> None:
     cols = walk(100, 1)
-    for code in (5, 7, 8, 9, -1):
+    for code in (7, 9, -1):
         with pytest.raises(ba.TaError, match=param) as info:
             ours(f, cols, {param: code})
         assert isinstance(info.value, ValueError) and isinstance(info.value, ba.BaconAlgoError)
@@ -503,7 +516,7 @@ def test_stream_reset_and_lookback() -> None:
     with pytest.raises(ba.TaError, match="timeperiod"):
         ta.stream.RSI(1)
     with pytest.raises(ba.TaError, match="slowd_matype"):
-        ta.stream.STOCH(slowd_matype=8)
+        ta.stream.STOCH(slowd_matype=7)
     assert repr(ta.stream.RSI).endswith("'baconalgo.ta.stream.RSI'>")
 
 

@@ -286,7 +286,7 @@ fn matype(py: Python<'_>, name: &str, value: i64) -> PyResult<MaType> {
             py,
             format!(
                 "parameter `{name}` = {value}: moving-average type not supported \
-                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA)"
+                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 8 T3)"
             ),
         )
     })
@@ -354,6 +354,18 @@ real_fn!(/// Triple exponential moving average.
     tema, "TEMA", ta::tema_into, 30);
 real_fn!(/// Kaufman adaptive moving average.
     kama, "KAMA", ta::kama_into, 30);
+real_fn!(/// Triangular moving average.
+    trima, "TRIMA", ta::trima_into, 30);
+
+/// Tillson's T3: six chained EMAs weighted by the volume factor `vfactor`.
+#[pyfunction(name = "T3")]
+#[pyo3(signature = (real, timeperiod = 5, vfactor = 0.7))]
+fn t3<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64, vfactor: f64) -> Out<'py> {
+    let p = period(py, "timeperiod", timeperiod)?;
+    compute!(py, [real], 1, |i, o| ta::t3_into(
+        i[0], p, vfactor, &mut *o[0]
+    ))
+}
 real_fn!(/// Relative strength index (Wilder).
     rsi, "RSI", ta::rsi_into, 14);
 real_fn!(/// Momentum: `real - real[timeperiod ago]`.
@@ -728,6 +740,13 @@ real_stream!(WmaStream, "WMA", Wma, 30);
 real_stream!(DemaStream, "DEMA", Dema, 30);
 real_stream!(TemaStream, "TEMA", Tema, 30);
 real_stream!(KamaStream, "KAMA", Kama, 30);
+real_stream!(TrimaStream, "TRIMA", Trima, 30);
+stream_class!(
+    T3Stream, "T3", stream::T3,
+    new(py, timeperiod: i64 = 5, vfactor: f64 = 0.7) =>
+        core(py, stream::T3::new(period(py, "timeperiod", timeperiod)?, vfactor))?,
+    update(real) -> f64 => |s| s.update(real)
+);
 real_stream!(RsiStream, "RSI", Rsi, 14);
 real_stream!(MomStream, "MOM", Mom, 10);
 real_stream!(RocStream, "ROC", Roc, 10);
@@ -880,6 +899,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dema, m)?,
         wrap_pyfunction!(tema, m)?,
         wrap_pyfunction!(kama, m)?,
+        wrap_pyfunction!(trima, m)?,
+        wrap_pyfunction!(t3, m)?,
         wrap_pyfunction!(bbands, m)?,
         wrap_pyfunction!(stddev, m)?,
         wrap_pyfunction!(rsi, m)?,
@@ -921,6 +942,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         DemaStream,
         TemaStream,
         KamaStream,
+        TrimaStream,
+        T3Stream,
         BbandsStream,
         StddevStream,
         RsiStream,
