@@ -126,6 +126,16 @@ class _BarsModule:
         notional: int | None = None,
     ) -> dict[str, npt.NDArray[Any]]: ...
     @staticmethod
+    def build_quotes(
+        ts_ns: npt.NDArray[np.uint64],
+        bid_ticks: npt.NDArray[np.int64],
+        ask_ticks: npt.NDArray[np.int64],
+        *,
+        every_ns: int,
+        offset_ns: int = 0,
+        price: str = "mid",
+    ) -> dict[str, npt.NDArray[Any]]: ...
+    @staticmethod
     def resample(
         ts_open_ns: npt.NDArray[np.uint64],
         open: npt.NDArray[np.int64],
