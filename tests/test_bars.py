@@ -18,20 +18,21 @@ from tests.conftest import REPO
 BARS_CSV = REPO / "data" / "bars" / "btc_perp_1m_2022-01.csv.gz"
 
 
-def recorded_trades(path: Path) -> np.ndarray:
+def recorded_events(path: Path, marker: bytes = b'"e":"trade"') -> np.ndarray:
+    """The recording's messages containing ``marker``, decoded (receive time as given)."""
     dec = ba.BinanceDecoder("spot", [("BTCUSDT", "0.01", "0.00000001")])
     out = []
     with gzip.open(path, "rb") as f:
         for line in f:
             ts, _, msg = line.partition(b" ")
-            if b'"e":"trade"' in msg:
+            if marker in msg:
                 out.append(dec.decode(msg, int(ts)))
     return np.concatenate(out)
 
 
 @pytest.fixture(scope="module")
 def trades(spot_recording: Path) -> np.ndarray:
-    t = recorded_trades(spot_recording)
+    t = recorded_events(spot_recording)
     assert len(t) == 9_757
     # The exchange's own trade times are not always ordered across messages; bars need a
     # time-ordered stream, as polars' group_by_dynamic does.
@@ -218,14 +219,7 @@ def test_bad_bar_requests_are_clear() -> None:
 def quotes(spot_recording: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The recording's bookTicker quotes: each decodes to a bid and an ask event sharing
     the receive time and update id."""
-    dec = ba.BinanceDecoder("spot", [("BTCUSDT", "0.01", "0.00000001")])
-    out = []
-    with gzip.open(spot_recording, "rb") as f:
-        for line in f:
-            ts, _, msg = line.partition(b" ")
-            if b"@bookTicker" in msg:
-                out.append(dec.decode(msg, int(ts)))
-    events = np.concatenate(out)
+    events = recorded_events(spot_recording, b"@bookTicker")
     bid, ask = events[events["side"] == 1], events[events["side"] == 2]
     assert len(bid) == len(ask) > 20_000
     assert (bid["seq"] == ask["seq"]).all() and (bid["ts_recv_ns"] == ask["ts_recv_ns"]).all()
