@@ -153,3 +153,8 @@ def test_long_polars_frame_equals_the_matrix_and_talib() -> None:
     )
     with pytest.raises(ValueError, match="lacks column"):
         scan(frame.drop("ts"), indicators={"rsi": ("RSI", 14)})
+    with_null = frame.with_columns(
+        pl.when(pl.col("ts") == 0).then(None).otherwise(pl.col("instrument")).alias("instrument")
+    )
+    with pytest.raises(ValueError, match="null value"):
+        scan(with_null, indicators={"rsi": ("RSI", 14)})

@@ -90,6 +90,9 @@ def _long_frame(
     missing = [c for c in ("instrument", "ts", "close") if c not in frame.columns]
     if missing:
         raise ValueError(f"the universe frame lacks column(s) {missing}; has {frame.columns}")
+    for key in ("instrument", "ts"):
+        if (nulls := frame[key].null_count()) > 0:
+            raise ValueError(f"the universe frame has {nulls} null value(s) in column {key!r}")
     inst, ts = pl.col("instrument"), pl.col("ts")
     in_order = (inst > inst.shift(1)) | ((inst == inst.shift(1)) & (ts >= ts.shift(1)))
     # Sorting 5 M rows costs more than the scan itself; a frame already in order skips it.
