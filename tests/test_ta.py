@@ -528,3 +528,36 @@ def test_session_vwap_stream_matches_batch() -> None:
            for i in range(200)]  # fmt: skip
     want = ta.VWAP(w["high"], w["low"], w["close"], w["volume"], session=keys)
     assert_same_bits([np.array(got)], [want], "VWAP stream")
+
+
+def test_multi_output_functions_write_into_out_arrays_1d_and_2d() -> None:
+    w = walk(400, 11)
+    c = w["close"]
+    bands = (np.empty(400), np.empty(400), np.empty(400))
+    got = ta.BBANDS(c, 20, 2.0, 2.0, out=bands)
+    assert all(g is b for g, b in zip(got, bands, strict=True))
+    assert_close(list(bands), outputs(talib.BBANDS(c, 20, 2.0, 2.0)), "BBANDS out=")
+    # 2-D: Fortran-ordered outputs, each column TA-Lib's.
+    m = np.asfortranarray(np.stack([c, c[::-1].copy(), c * 2], axis=1))
+    outs2 = (
+        np.empty(m.shape, order="F"),
+        np.empty(m.shape, order="F"),
+        np.empty(m.shape, order="F"),
+    )
+    ta.BBANDS(m, 10, out=outs2)
+    for j in range(3):
+        assert_close([o[:, j] for o in outs2], outputs(talib.BBANDS(m[:, j].copy(), 10)), "2-D")
+    h, lo = w["high"], w["low"]
+    k_d = (np.empty(400), np.empty(400))
+    ta.STOCH(h, lo, c, out=k_d)
+    assert_close(list(k_d), outputs(talib.STOCH(h, lo, c)), "STOCH out=")
+    with pytest.raises(ValueError, match=r"out has 2 arrays, this function has 3 outputs"):
+        ta.MACD(c, out=k_d)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"out\[0\] has shape"):
+        ta.AROON(h, lo, out=(np.empty(399), np.empty(400)))
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        ta.BBANDS(m, 10, out=tuple(np.empty(m.shape) for _ in range(3)))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="float64"):
+        ta.STOCHRSI(c, out=(np.empty(400, dtype=np.float32), np.empty(400)))
+    with pytest.raises(ValueError):
+        ta.BBANDS(c, out=(c, np.empty(400), np.empty(400)))  # the input itself

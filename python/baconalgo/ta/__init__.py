@@ -25,6 +25,12 @@ Leading NaNs
     are Fortran-ordered arrays of the same shape. A C-ordered 2-D array raises
     ``ValueError`` rather than being transposed (a whole universe copied) silently.
 
+Outputs into the caller's arrays
+    The multi-output functions (BBANDS, MACD, STOCH, STOCHRSI, AROON) take ``out=``: a
+    tuple of float64 arrays of the inputs' shape (C-contiguous for a series,
+    Fortran-ordered for a matrix), written in place and returned, so a loop over many calls
+    allocates nothing. An output that is also an input raises ``ValueError``.
+
 The GIL is released while a kernel runs. Beyond TA-Lib: :func:`VWAP` (session VWAP, keys
 given or cut from timestamps) and :func:`VWAP_ROLLING`.
 
