@@ -187,12 +187,16 @@ def test_matches_talib_on_random_walks(dataset: str, case: tuple[str, dict[str, 
 
 
 def test_signatures_are_talibs() -> None:
-    """Same parameter names, order and defaults as talib's function API."""
+    """Same parameter names, order and defaults as talib's function API; the one addition
+    is the keyword-only ``out`` of the multi-output functions."""
     for f in INPUTS:
-        sig = inspect.signature(getattr(ta, f))
+        params = inspect.signature(getattr(ta, f)).parameters
+        extra = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        assert extra in ([], ["out"]), f
+        positional = {k: p for k, p in params.items() if k not in extra}
         talib_names = list(inspect.signature(getattr(talib, f)).parameters)
-        assert list(sig.parameters) == talib_names, f
-        defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not p.empty}
+        assert list(positional) == talib_names, f
+        defaults = {k: p.default for k, p in positional.items() if p.default is not p.empty}
         assert defaults == dict(TalibFunction(f).info["parameters"]), f
 
 
