@@ -18,20 +18,21 @@ from tests.conftest import REPO
 BARS_CSV = REPO / "data" / "bars" / "btc_perp_1m_2022-01.csv.gz"
 
 
-def recorded_trades(path: Path) -> np.ndarray:
+def recorded_events(path: Path, marker: bytes = b'"e":"trade"') -> np.ndarray:
+    """The recording's messages containing ``marker``, decoded (receive time as given)."""
     dec = ba.BinanceDecoder("spot", [("BTCUSDT", "0.01", "0.00000001")])
     out = []
     with gzip.open(path, "rb") as f:
         for line in f:
             ts, _, msg = line.partition(b" ")
-            if b'"e":"trade"' in msg:
+            if marker in msg:
                 out.append(dec.decode(msg, int(ts)))
     return np.concatenate(out)
 
 
 @pytest.fixture(scope="module")
 def trades(spot_recording: Path) -> np.ndarray:
-    t = recorded_trades(spot_recording)
+    t = recorded_events(spot_recording)
     assert len(t) == 9_757
     # The exchange's own trade times are not always ordered across messages; bars need a
     # time-ordered stream, as polars' group_by_dynamic does.
@@ -212,3 +213,56 @@ def test_bad_bar_requests_are_clear() -> None:
         bars.from_events(ba.events(3))
     with pytest.raises(TypeError):
         bars.build(ts.astype(np.float64), px, px, trades=1)
+
+
+@pytest.fixture(scope="module")
+def quotes(spot_recording: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recording's bookTicker quotes: each decodes to a bid and an ask event sharing
+    the receive time and update id."""
+    events = recorded_events(spot_recording, b"@bookTicker")
+    bid, ask = events[events["side"] == 1], events[events["side"] == 2]
+    assert len(bid) == len(ask) > 20_000
+    assert (bid["seq"] == ask["seq"]).all() and (bid["ts_recv_ns"] == ask["ts_recv_ns"]).all()
+    return bid["ts_recv_ns"], bid["price_ticks"], ask["price_ticks"]
+
+
+@pytest.mark.parametrize("price", ["mid", "bid", "ask"])
+@pytest.mark.parametrize(
+    ("every", "every_ns"),
+    [("1s", bars.SECOND_NS), ("1m", bars.MINUTE_NS), ("1h", bars.HOUR_NS), ("1d", bars.DAY_NS)],
+)
+def test_quote_bars_equal_polars_group_by_dynamic_on_real_quotes(
+    quotes: tuple[np.ndarray, np.ndarray, np.ndarray], price: str, every: str, every_ns: int
+) -> None:
+    ts, bid, ask = quotes
+    ours = bars.build_quotes(ts, bid, ask, every_ns=every_ns, price=price)  # type: ignore[arg-type]
+    df = pl.DataFrame(
+        {"t": pl.Series(ts.astype(np.int64)).cast(pl.Datetime("ns")), "bid": bid, "ask": ask}
+    )
+    px = {"mid": (pl.col("bid") + pl.col("ask")) / 2, "bid": pl.col("bid"), "ask": pl.col("ask")}
+    theirs = (
+        df.with_columns(px[price].cast(pl.Float64).alias("p"))
+        .group_by_dynamic("t", every=every, closed="left", label="left")
+        .agg(
+            pl.col("p").first().alias("open"),
+            pl.col("p").max().alias("high"),
+            pl.col("p").min().alias("low"),
+            pl.col("p").last().alias("close"),
+            pl.len().alias("quotes"),
+        )
+    )
+    assert len(ours["open"]) == theirs.height > 0
+    assert ours["ts_open_ns"].tolist() == theirs["t"].cast(pl.Int64).to_list()
+    for col in ("open", "high", "low", "close", "quotes"):
+        assert ours[col].tolist() == theirs[col].to_list(), col
+    assert ours["closed"][:-1].all() and not ours["closed"][-1]
+
+
+def test_crossed_or_unordered_quotes_are_refused_naming_the_row() -> None:
+    ts = np.array([1, 2, 3], dtype=np.uint64)
+    with pytest.raises(ValueError, match="index 2 is crossed"):
+        bars.build_quotes(ts, [5, 5, 7], [6, 6, 6], every_ns=10)
+    with pytest.raises(ValueError, match="index 1"):
+        bars.build_quotes(ts[::-1].copy(), [5, 5, 5], [6, 6, 6], every_ns=10)
+    with pytest.raises(ValueError, match="price must be"):
+        bars.build_quotes(ts, [5, 5, 5], [6, 6, 6], every_ns=10, price="last")  # type: ignore[arg-type]

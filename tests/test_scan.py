@@ -114,3 +114,47 @@ def test_bad_scan_requests_are_clear() -> None:
         scan(close, high[:-1], low, indicators={"atr": ("ATR", 14)})
     with pytest.raises(ValueError, match=r"period"):
         scan(close, indicators={"rsi": ("RSI", 1)})
+
+
+def test_long_polars_frame_equals_the_matrix_and_talib() -> None:
+    import polars as pl
+
+    close, high, low = universe(300, 40, 5)
+    n_bars, n_inst = close.shape
+    names = [f"SYM{j:02d}" for j in range(n_inst)]
+    # Long form, rows shuffled: the scanner must sort by instrument, then time.
+    frame = pl.DataFrame(
+        {
+            "instrument": np.repeat(names, n_bars),
+            "ts": np.tile(np.arange(n_bars, dtype=np.int64) * 60_000, n_inst),
+            "open": close.T.ravel(),
+            "high": high.T.ravel(),
+            "low": low.T.ravel(),
+            "close": close.T.ravel(),
+            "volume": np.ones(n_bars * n_inst),
+        }
+    ).sample(fraction=1.0, shuffle=True, seed=3)
+    args = dict(indicators=INDICATORS, where=["rsi < 60"], rank_by="rsi", top=15)
+    from_frame = scan(frame, **args)  # type: ignore[arg-type]
+    from_matrix = scan(close, high, low, names=names, **args)  # type: ignore[arg-type]
+    assert from_frame.passed == from_matrix.passed > 0
+    assert from_frame.to_dict()["name"] == from_matrix.to_dict()["name"]
+    for name in INDICATORS:
+        np.testing.assert_array_equal(from_frame.values[name], from_matrix.values[name])
+
+    # Instruments with different numbers of bars: each equals TA-Lib on its own series.
+    ragged = frame.filter(~((pl.col("instrument") == "SYM03") & (pl.col("ts") < 60_000 * 50)))
+    r = scan(ragged, indicators={"rsi": ("RSI", 14), "atr": ("ATR", 14)}, top=n_inst)
+    row = r.to_dict()["name"].index("SYM03")
+    c3, h3, l3 = close[50:, 3].copy(), high[50:, 3].copy(), low[50:, 3].copy()
+    np.testing.assert_allclose(r.values["rsi"][row], talib.RSI(c3, 14)[-1], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(
+        r.values["atr"][row], talib.ATR(h3, l3, c3, 14)[-1], rtol=1e-9, atol=0
+    )
+    with pytest.raises(ValueError, match="lacks column"):
+        scan(frame.drop("ts"), indicators={"rsi": ("RSI", 14)})
+    with_null = frame.with_columns(
+        pl.when(pl.col("ts") == 0).then(None).otherwise(pl.col("instrument")).alias("instrument")
+    )
+    with pytest.raises(ValueError, match="null value"):
+        scan(with_null, indicators={"rsi": ("RSI", 14)})

@@ -32,6 +32,7 @@ BARS = Path(__file__).resolve().parents[1] / "data" / "bars" / "btc_perp_1m_2022
 # TA-Lib's 25 functions: the input columns they take, in `talib`'s order.
 INPUTS: dict[str, tuple[str, ...]] = {
     **{f: ("close",) for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "BBANDS")},
+    **{f: ("close",) for f in ("TRIMA", "T3")},
     **{f: ("close",) for f in ("STDDEV", "RSI", "MACD", "STOCHRSI", "ROC", "MOM")},
     **{f: ("high", "low", "close") for f in ("STOCH", "ADX", "PLUS_DI", "MINUS_DI", "CCI")},
     **{f: ("high", "low", "close") for f in ("WILLR", "TRANGE", "ATR", "NATR")},
@@ -45,13 +46,22 @@ INPUTS: dict[str, tuple[str, ...]] = {
 PARAMS: dict[str, list[dict[str, Any]]] = {
     **{
         f: [{}, {"timeperiod": 1}, {"timeperiod": 2}, {"timeperiod": 9}, {"timeperiod": 200}]
-        for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA")
+        for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "TRIMA")
     },
+    "T3": [
+        {},
+        {"timeperiod": 1},
+        {"timeperiod": 2},
+        {"timeperiod": 30, "vfactor": 0.0},
+        {"timeperiod": 9, "vfactor": 1.0},
+        {"timeperiod": 200},
+    ],
     "BBANDS": [
         {},
         {"timeperiod": 2},
         {"timeperiod": 10, "nbdevup": 1.5, "nbdevdn": 2.5},
-        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 6)),
+        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 5, 6, 8)),
+        {"timeperiod": 8, "matype": 5},
     ],
     "STDDEV": [{}, {"timeperiod": 2}, {"timeperiod": 20, "nbdev": 2.5}],
     "RSI": [{}, {"timeperiod": 2}, {"timeperiod": 30}],
@@ -67,10 +77,13 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         {"fastk_period": 1, "slowk_period": 2, "slowd_period": 2},
         {"slowk_matype": 1, "slowd_period": 4, "slowd_matype": 2},
         {"slowk_matype": 3, "slowd_matype": 6},
+        {"slowk_matype": 5, "slowd_period": 4, "slowd_matype": 8},
     ],
     "STOCHRSI": [
         {},
         {"timeperiod": 9, "fastk_period": 3, "fastd_period": 3, "fastd_matype": 1},
+        {"timeperiod": 9, "fastk_period": 5, "fastd_period": 4, "fastd_matype": 5},
+        {"timeperiod": 9, "fastk_period": 5, "fastd_period": 3, "fastd_matype": 8},
         {"timeperiod": 2, "fastk_period": 1, "fastd_period": 1},
     ],
     **{f: [{}, {"timeperiod": 2}, {"timeperiod": 30}] for f in ("ADX", "CCI", "MFI", "WILLR")},
@@ -174,12 +187,16 @@ def test_matches_talib_on_random_walks(dataset: str, case: tuple[str, dict[str, 
 
 
 def test_signatures_are_talibs() -> None:
-    """Same parameter names, order and defaults as talib's function API."""
+    """Same parameter names, order and defaults as talib's function API; the one addition
+    is the keyword-only ``out`` of the multi-output functions."""
     for f in INPUTS:
-        sig = inspect.signature(getattr(ta, f))
+        params = inspect.signature(getattr(ta, f)).parameters
+        extra = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        assert extra in ([], ["out"]), f
+        positional = {k: p for k, p in params.items() if k not in extra}
         talib_names = list(inspect.signature(getattr(talib, f)).parameters)
-        assert list(sig.parameters) == talib_names, f
-        defaults = {k: p.default for k, p in sig.parameters.items() if p.default is not p.empty}
+        assert list(positional) == talib_names, f
+        defaults = {k: p.default for k, p in positional.items() if p.default is not p.empty}
         assert defaults == dict(TalibFunction(f).info["parameters"]), f
 
 
@@ -279,7 +296,7 @@ def test_period_ranges_are_talibs(f: str, name: str) -> None:
 )  # fmt: skip
 def test_unsupported_matype_raises_taerror_naming_it(f: str, param: str) -> None:
     cols = walk(100, 1)
-    for code in (5, 7, 8, 9, -1):
+    for code in (7, 9, -1):
         with pytest.raises(ba.TaError, match=param) as info:
             ours(f, cols, {param: code})
         assert isinstance(info.value, ValueError) and isinstance(info.value, ba.BaconAlgoError)
@@ -503,7 +520,7 @@ def test_stream_reset_and_lookback() -> None:
     with pytest.raises(ba.TaError, match="timeperiod"):
         ta.stream.RSI(1)
     with pytest.raises(ba.TaError, match="slowd_matype"):
-        ta.stream.STOCH(slowd_matype=8)
+        ta.stream.STOCH(slowd_matype=7)
     assert repr(ta.stream.RSI).endswith("'baconalgo.ta.stream.RSI'>")
 
 
@@ -515,3 +532,36 @@ def test_session_vwap_stream_matches_batch() -> None:
            for i in range(200)]  # fmt: skip
     want = ta.VWAP(w["high"], w["low"], w["close"], w["volume"], session=keys)
     assert_same_bits([np.array(got)], [want], "VWAP stream")
+
+
+def test_multi_output_functions_write_into_out_arrays_1d_and_2d() -> None:
+    w = walk(400, 11)
+    c = w["close"]
+    bands = (np.empty(400), np.empty(400), np.empty(400))
+    got = ta.BBANDS(c, 20, 2.0, 2.0, out=bands)
+    assert all(g is b for g, b in zip(got, bands, strict=True))
+    assert_close(list(bands), outputs(talib.BBANDS(c, 20, 2.0, 2.0)), "BBANDS out=")
+    # 2-D: Fortran-ordered outputs, each column TA-Lib's.
+    m = np.asfortranarray(np.stack([c, c[::-1].copy(), c * 2], axis=1))
+    outs2 = (
+        np.empty(m.shape, order="F"),
+        np.empty(m.shape, order="F"),
+        np.empty(m.shape, order="F"),
+    )
+    ta.BBANDS(m, 10, out=outs2)
+    for j in range(3):
+        assert_close([o[:, j] for o in outs2], outputs(talib.BBANDS(m[:, j].copy(), 10)), "2-D")
+    h, lo = w["high"], w["low"]
+    k_d = (np.empty(400), np.empty(400))
+    ta.STOCH(h, lo, c, out=k_d)
+    assert_close(list(k_d), outputs(talib.STOCH(h, lo, c)), "STOCH out=")
+    with pytest.raises(ValueError, match=r"out has 2 arrays, this function has 3 outputs"):
+        ta.MACD(c, out=k_d)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"out\[0\] has shape"):
+        ta.AROON(h, lo, out=(np.empty(399), np.empty(400)))
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        ta.BBANDS(m, 10, out=tuple(np.empty(m.shape) for _ in range(3)))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="float64"):
+        ta.STOCHRSI(c, out=(np.empty(400, dtype=np.float32), np.empty(400)))
+    with pytest.raises(ValueError):
+        ta.BBANDS(c, out=(c, np.empty(400), np.empty(400)))  # the input itself

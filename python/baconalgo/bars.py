@@ -1,5 +1,6 @@
-"""Bars from trades (time, tick, volume, dollar), resampling to higher timeframes, and
-live bars from trade events. Prices are in ticks and volumes in lots, as on the bus.
+"""Bars from trades (time, tick, volume, dollar), time bars from quotes (mid, bid or ask),
+resampling to higher timeframes, and live bars from trade events. Prices are in ticks and
+volumes in lots, as on the bus.
 
 Time bars follow polars' ``group_by_dynamic(every, closed="left", label="left")``: a
 bar's window is ``[ts_open_ns, ts_close_ns)`` and windows without trades give no bar.
@@ -10,7 +11,7 @@ them back into columns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +70,37 @@ def build(
     )
 
 
+def build_quotes(
+    ts_ns: Any,
+    bid_ticks: Any,
+    ask_ticks: Any,
+    *,
+    every_ns: int,
+    offset_ns: int = 0,
+    price: Literal["mid", "bid", "ask"] = "mid",
+) -> Columns:
+    """Time bars of one instrument from time-ordered quotes (best bid and ask, in ticks),
+    following the ``price`` of each quote. Returns ``ts_open_ns, ts_close_ns, open, high,
+    low, close`` (float64, in ticks: a mid can fall on half a tick), ``quotes`` (how many
+    quotes the bar saw) and ``closed``. A crossed quote (ask below bid) raises
+    ``ValueError`` naming its index."""
+    out = _bars.build_quotes(
+        _column(ts_ns, np.uint64, "ts_ns"),
+        _column(bid_ticks, np.int64, "bid_ticks"),
+        _column(ask_ticks, np.int64, "ask_ticks"),
+        every_ns=every_ns,
+        offset_ns=offset_ns,
+        price=price,
+    )
+    # The core carries a mid in half ticks so that it stays an exact integer.
+    scale = 0.5 if price == "mid" else 1.0
+    for name in ("open", "high", "low", "close"):
+        out[name] = out[name].astype(np.float64) * scale
+    out["quotes"] = out.pop("trades")
+    del out["volume"]
+    return out
+
+
 def resample(
     ts_open_ns: Any,
     open: Any,
@@ -103,6 +135,7 @@ __all__ = [
     "Columns",
     "LiveBars",
     "build",
+    "build_quotes",
     "from_events",
     "resample",
 ]

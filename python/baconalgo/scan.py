@@ -9,6 +9,12 @@ cores), filters, ranking, top N.
         top=20,
     )
 
+The universe may also be a long polars DataFrame with columns ``instrument``, ``ts``,
+``close`` (and ``high``, ``low`` for the indicators that need them; other columns are
+ignored): ``scan(frame, indicators=...)``. Instruments may have different numbers of bars;
+the result's ``names`` are the ``instrument`` values, ``instrument`` indexes them in sorted
+order.
+
 Indicator kinds: CLOSE, SMA, EMA, WMA, RSI, ROC, MOM (period); STDDEV, BBANDS_UPPER,
 BBANDS_LOWER, BBANDS_PERCENT_B (period, nbdev); BBANDS_MIDDLE (period); ATR, NATR, ADX,
 CCI, WILLR (period; need high and low). Values are TA-Lib's, taken at the last bar.
@@ -23,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from baconalgo._core import scan as _scan
 
@@ -69,6 +76,47 @@ def _indicator(name: str, spec: IndicatorSpec) -> tuple[str, int, float]:
     return kind, period, param
 
 
+def _long_frame(
+    frame: pl.DataFrame,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64] | None,
+    npt.NDArray[np.float64] | None,
+    npt.NDArray[np.uint64],
+    list[Any],
+]:
+    """Columns of a long (instrument, ts, ...) frame sorted by instrument then time, the
+    offsets where each instrument starts, and the instruments in that order."""
+    missing = [c for c in ("instrument", "ts", "close") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the universe frame lacks column(s) {missing}; has {frame.columns}")
+    for key in ("instrument", "ts"):
+        if (nulls := frame[key].null_count()) > 0:
+            raise ValueError(f"the universe frame has {nulls} null value(s) in column {key!r}")
+    inst, ts = pl.col("instrument"), pl.col("ts")
+    in_order = (inst > inst.shift(1)) | ((inst == inst.shift(1)) & (ts >= ts.shift(1)))
+    # Sorting 5 M rows costs more than the scan itself; a frame already in order skips it.
+    if frame.select(in_order.fill_null(True).all()).item():
+        sorted_frame = frame
+    else:
+        sorted_frame = frame.sort("instrument", "ts", maintain_order=True)
+    runs = sorted_frame.select(pl.col("instrument").rle()).unnest("instrument")
+    offsets = np.zeros(len(runs) + 1, dtype=np.uint64)
+    np.cumsum(runs["len"].to_numpy(), out=offsets[1:])
+
+    def column(name: str) -> npt.NDArray[np.float64] | None:
+        if name not in sorted_frame.columns:
+            return None
+        series = sorted_frame[name]
+        if not series.dtype.is_numeric():
+            raise TypeError(f"column {name!r} must be numeric, got {series.dtype}")
+        return np.ascontiguousarray(series.cast(pl.Float64).to_numpy(), dtype=np.float64)
+
+    close = column("close")
+    assert close is not None
+    return close, column("high"), column("low"), offsets, runs["value"].to_list()
+
+
 def scan(
     close: Any,
     high: Any = None,
@@ -83,10 +131,24 @@ def scan(
 ) -> ScanResult:
     """Computes ``indicators`` for every instrument (a column of ``close``), keeps those
     passing every ``where`` condition (``"name op number"`` or ``"name op name"``), sorts
-    by ``rank_by`` (NaN last) and returns the first ``top``."""
-    c = _matrix(close, "close", None)
-    h = None if high is None else _matrix(high, "high", c.shape)
-    lo = None if low is None else _matrix(low, "low", c.shape)
+    by ``rank_by`` (NaN last) and returns the first ``top``. ``close`` may instead be a
+    long polars DataFrame (see the module docstring); then ``high``/``low`` must be None."""
+    offsets: npt.NDArray[np.uint64] | None = None
+    if isinstance(close, pl.DataFrame):
+        if high is not None or low is not None:
+            raise ValueError("with a DataFrame universe, high and low come from its columns")
+        if names is not None:
+            raise ValueError("with a DataFrame universe, names come from its instrument column")
+        c_flat, h_flat, lo_flat, offsets, names = _long_frame(close)
+        n_rows, n_instruments = 0, len(offsets) - 1
+    else:
+        c = _matrix(close, "close", None)
+        h = None if high is None else _matrix(high, "high", c.shape)
+        lo = None if low is None else _matrix(low, "low", c.shape)
+        c_flat = c.ravel(order="F")
+        h_flat = None if h is None else h.ravel(order="F")
+        lo_flat = None if lo is None else lo.ravel(order="F")
+        n_rows, n_instruments = c.shape
     keys = list(indicators)
     index = {k: i for i, k in enumerate(keys)}
     filters: list[tuple[int, str, int | None, float]] = []
@@ -108,18 +170,19 @@ def scan(
                 ) from None
     if rank_by is not None and rank_by not in index:
         raise ValueError(f"rank_by {rank_by!r} is not one of the indicators {keys}")
-    if names is not None and len(names) != c.shape[1]:
-        raise ValueError(f"names has {len(names)} entries for {c.shape[1]} instruments")
+    if names is not None and len(names) != n_instruments:
+        raise ValueError(f"names has {len(names)} entries for {n_instruments} instruments")
     instrument, values, passed = _scan(
-        c.ravel(order="F"),
-        c.shape[0],
-        None if h is None else h.ravel(order="F"),
-        None if lo is None else lo.ravel(order="F"),
+        c_flat,
+        n_rows,
+        h_flat,
+        lo_flat,
         [_indicator(k, spec) for k, spec in indicators.items()],
         filters,
         None if rank_by is None else index[rank_by],
         descending,
         top,
+        offsets,
     )
     columns = {k: np.ascontiguousarray(values[:, i]) for i, k in enumerate(keys)}
     return ScanResult(instrument, columns, passed, None if names is None else list(names))

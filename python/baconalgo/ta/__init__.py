@@ -25,6 +25,12 @@ Leading NaNs
     are Fortran-ordered arrays of the same shape. A C-ordered 2-D array raises
     ``ValueError`` rather than being transposed (a whole universe copied) silently.
 
+Outputs into the caller's arrays
+    The multi-output functions (BBANDS, MACD, STOCH, STOCHRSI, AROON) take ``out=``: a
+    tuple of float64 arrays of the inputs' shape (C-contiguous for a series,
+    Fortran-ordered for a matrix), written in place and returned, so a loop over many calls
+    allocates nothing. An output that is also an input raises ``ValueError``.
+
 The GIL is released while a kernel runs. Beyond TA-Lib: :func:`VWAP` (session VWAP, keys
 given or cut from timestamps) and :func:`VWAP_ROLLING`.
 
@@ -58,8 +64,10 @@ from baconalgo._core import (
     STDDEV,
     STOCH,
     STOCHRSI,
+    T3,
     TEMA,
     TRANGE,
+    TRIMA,
     VWAP,
     VWAP_ROLLING,
     WILLR,
@@ -70,23 +78,25 @@ from baconalgo.ta import stream
 
 
 class MAType(IntEnum):
-    """TA-Lib's ``matype`` codes (BBANDS, STOCH, STOCHRSI); TRIMA (5), MAMA (7) and T3 (8)
-    are not implemented and raise :class:`TaError`."""
+    """TA-Lib's ``matype`` codes (BBANDS, STOCH, STOCHRSI); MAMA (7) is not implemented
+    and raises :class:`TaError`. T3 uses TA-Lib's default volume factor 0.7."""
 
     SMA = 0
     EMA = 1
     WMA = 2
     DEMA = 3
     TEMA = 4
+    TRIMA = 5
     KAMA = 6
+    T3 = 8
 
 
 FUNCTIONS: tuple[str, ...] = (
     "SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "BBANDS", "STDDEV", "RSI", "MACD", "STOCH",
     "STOCHRSI", "ADX", "PLUS_DI", "MINUS_DI", "CCI", "MFI", "WILLR", "ROC", "MOM", "AROON",
-    "TRANGE", "ATR", "NATR", "OBV", "VWAP", "VWAP_ROLLING",
+    "TRANGE", "ATR", "NATR", "OBV", "VWAP", "VWAP_ROLLING", "TRIMA", "T3",
 )  # fmt: skip
-"""Every indicator function of this module, TA-Lib's 25 then the two VWAPs."""
+"""Every indicator function of this module: TA-Lib's 25, the two VWAPs, then TRIMA and T3."""
 
 __all__ = [
     "ADX",
@@ -111,8 +121,10 @@ __all__ = [
     "STDDEV",
     "STOCH",
     "STOCHRSI",
+    "T3",
     "TEMA",
     "TRANGE",
+    "TRIMA",
     "VWAP",
     "VWAP_ROLLING",
     "WILLR",

@@ -43,8 +43,10 @@ from baconalgo._core import SMAStream as SMA
 from baconalgo._core import STDDEVStream as STDDEV
 from baconalgo._core import STOCHRSIStream as STOCHRSI
 from baconalgo._core import STOCHStream as STOCH
+from baconalgo._core import T3Stream as T3
 from baconalgo._core import TEMAStream as TEMA
 from baconalgo._core import TRANGEStream as TRANGE
+from baconalgo._core import TRIMAStream as TRIMA
 from baconalgo._core import VWAP_ROLLINGStream as VWAP_ROLLING
 from baconalgo._core import VWAPStream as VWAP
 from baconalgo._core import WILLRStream as WILLR
@@ -72,8 +74,10 @@ __all__ = [
     "STDDEV",
     "STOCH",
     "STOCHRSI",
+    "T3",
     "TEMA",
     "TRANGE",
+    "TRIMA",
     "VWAP",
     "VWAP_ROLLING",
     "WILLR",

@@ -4,8 +4,8 @@
 
 use baconalgo_core::ta::stream::{
     Adx, Aroon, Atr, Bbands, Cci, Dema, Ema, Indicator, Kama, Macd, Mfi, MinusDi, Mom, Natr, Obv,
-    PlusDi, Roc, Rsi, Sma, Stddev, Stoch, StochRsi, Tema, Trange, VwapRolling, VwapSession, Willr,
-    Wma,
+    PlusDi, Roc, Rsi, Sma, Stddev, Stoch, StochRsi, Tema, Trange, Trima, VwapRolling, VwapSession,
+    Willr, Wma, T3,
 };
 use baconalgo_core::ta::{self, matrix, Bar, MaType, TaError};
 use proptest::prelude::*;
@@ -77,20 +77,22 @@ fn stream_bars<S: Indicator<Input = Bar, Output = f64>>(mut s: S, bars: &[Bar]) 
     bars.iter().map(|&b| s.update(b)).collect()
 }
 
-const MA_TYPES: [MaType; 6] = [
+const MA_TYPES: [MaType; 8] = [
     MaType::Sma,
     MaType::Ema,
     MaType::Wma,
     MaType::Dema,
     MaType::Tema,
     MaType::Kama,
+    MaType::Trima,
+    MaType::T3,
 ];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn streaming_matches_batch_bit_for_bit(bars in bars(), p in 1usize..20, m in 0usize..6) {
+    fn streaming_matches_batch_bit_for_bit(bars in bars(), p in 1usize..20, m in 0usize..8) {
         let [h, l, c, v] = cols(&bars);
         let p2 = p.max(2);
         let ma = MA_TYPES[m];
@@ -101,6 +103,8 @@ proptest! {
         assert_same("DEMA", &ta::dema(&c, p).unwrap(), &stream_real(Dema::new(p).unwrap(), &c));
         assert_same("TEMA", &ta::tema(&c, p).unwrap(), &stream_real(Tema::new(p).unwrap(), &c));
         assert_same("KAMA", &ta::kama(&c, p).unwrap(), &stream_real(Kama::new(p).unwrap(), &c));
+        assert_same("TRIMA", &ta::trima(&c, p).unwrap(), &stream_real(Trima::new(p).unwrap(), &c));
+        assert_same("T3", &ta::t3(&c, p, 0.7).unwrap(), &stream_real(T3::new(p, 0.7).unwrap(), &c));
         assert_same("RSI", &ta::rsi(&c, p2).unwrap(), &stream_real(Rsi::new(p2).unwrap(), &c));
         assert_same("MOM", &ta::mom(&c, p).unwrap(), &stream_real(Mom::new(p).unwrap(), &c));
         assert_same("ROC", &ta::roc(&c, p).unwrap(), &stream_real(Roc::new(p).unwrap(), &c));
@@ -257,8 +261,8 @@ fn bad_parameters_and_lengths_are_errors() {
         Err(TaError::LengthMismatch { name: "out", .. })
     ));
     assert!(matches!(
-        MaType::from_code(5),
-        Err(TaError::UnsupportedMaType(5))
+        MaType::from_code(7),
+        Err(TaError::UnsupportedMaType(7))
     ));
     let mut out = [0.0; 3];
     assert!(matches!(

@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use baconalgo_core::bars::{build_bars, resample_bars, BarSpec, BarsError, InstrumentBars};
+use baconalgo_core::bars::{
+    build_bars, build_quote_bars, resample_bars, BarSpec, BarsError, InstrumentBars, QuotePrice,
+};
 use baconalgo_core::model::{Bar, Event};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -103,6 +105,40 @@ fn build<'py>(
     );
     let bars = py
         .detach(|| build_bars(spec, ts, px, qty))
+        .map_err(bars_err)?;
+    columns(py, &bars)
+}
+
+/// Time bars from time-ordered quotes; `price` is "mid" (prices in half ticks), "bid" or
+/// "ask". Columns as `build`, with `trades` counting quotes.
+#[pyfunction]
+#[pyo3(signature = (ts_ns, bid_ticks, ask_ticks, *, every_ns, offset_ns = 0, price = "mid"))]
+fn build_quotes<'py>(
+    py: Python<'py>,
+    ts_ns: PyReadonlyArray1<'py, u64>,
+    bid_ticks: PyReadonlyArray1<'py, i64>,
+    ask_ticks: PyReadonlyArray1<'py, i64>,
+    every_ns: u64,
+    offset_ns: u64,
+    price: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let price = match price {
+        "mid" => QuotePrice::Mid,
+        "bid" => QuotePrice::Bid,
+        "ask" => QuotePrice::Ask,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "price must be 'mid', 'bid' or 'ask', got {other:?}"
+            )))
+        }
+    };
+    let (ts, bid, ask) = (
+        slice(&ts_ns, "ts_ns")?,
+        slice(&bid_ticks, "bid_ticks")?,
+        slice(&ask_ticks, "ask_ticks")?,
+    );
+    let bars = py
+        .detach(|| build_quote_bars(every_ns, offset_ns, ts, bid, ask, price))
         .map_err(bars_err)?;
     columns(py, &bars)
 }
@@ -262,6 +298,7 @@ fn from_events<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let bars = PyModule::new(m.py(), "bars")?;
     bars.add_function(wrap_pyfunction!(build, &bars)?)?;
+    bars.add_function(wrap_pyfunction!(build_quotes, &bars)?)?;
     bars.add_function(wrap_pyfunction!(resample, &bars)?)?;
     bars.add_function(wrap_pyfunction!(from_events, &bars)?)?;
     bars.add_class::<PyLiveBars>()?;

@@ -49,10 +49,11 @@ fn op(text: &str) -> PyResult<Op> {
     })
 }
 
-/// Scans a column-major universe; returns (instrument indices, values of shape
+/// Scans a column-major universe (ragged when `offsets` is given: instrument `j` is
+/// `offsets[j]..offsets[j + 1]` of every column); returns (instrument indices, values of shape
 /// (selected, indicators), how many passed the filters before `top`).
 #[pyfunction]
-#[pyo3(signature = (close, n_rows, high, low, indicators, filters, rank_by, descending, top))]
+#[pyo3(signature = (close, n_rows, high, low, indicators, filters, rank_by, descending, top, offsets=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn scan<'py>(
     py: Python<'py>,
@@ -65,6 +66,7 @@ fn scan<'py>(
     rank_by: Option<usize>,
     descending: bool,
     top: usize,
+    offsets: Option<PyReadonlyArray1<'py, u64>>,
 ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray2<f64>>, usize)> {
     let contiguous = |name: &str| PyValueError::new_err(format!("{name} must be contiguous"));
     let close = close.as_slice().map_err(|_| contiguous("close"))?;
@@ -74,6 +76,16 @@ fn scan<'py>(
     };
     let low = match &low {
         Some(l) => Some(l.as_slice().map_err(|_| contiguous("low"))?),
+        None => None,
+    };
+    let offsets: Option<Vec<usize>> = match &offsets {
+        Some(o) => Some(
+            o.as_slice()
+                .map_err(|_| contiguous("offsets"))?
+                .iter()
+                .map(|&v| v as usize)
+                .collect(),
+        ),
         None => None,
     };
     let request = ScanRequest {
@@ -97,6 +109,7 @@ fn scan<'py>(
     };
     let universe = Universe {
         n_rows,
+        offsets: offsets.as_deref(),
         close,
         high,
         low,

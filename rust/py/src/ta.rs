@@ -192,6 +192,61 @@ impl<'py> Call<'py> {
         })
     }
 
+    /// Writes into the caller's arrays instead of fresh ones: `out` is a tuple (or list) of
+    /// one float64 array per output, each of the inputs' shape, C-contiguous for a series
+    /// and Fortran-ordered for a matrix, writable. Nothing is copied back; the same arrays
+    /// are returned. (An array that is also an input, or given twice, fails the writable
+    /// borrow with a `ValueError` before the kernel runs.)
+    fn use_outputs(&mut self, out: Option<&Bound<'py, PyAny>>) -> PyResult<()> {
+        let Some(out) = out else {
+            return Ok(());
+        };
+        let items: Vec<Bound<'py, PyAny>> = out
+            .try_iter()
+            .and_then(|it| it.collect::<PyResult<_>>())
+            .map_err(|_| PyTypeError::new_err("out must be a tuple of numpy arrays"))?;
+        let n_out = self.outputs.len();
+        if items.len() != n_out {
+            return Err(PyValueError::new_err(format!(
+                "out has {} arrays, this function has {n_out} outputs",
+                items.len()
+            )));
+        }
+        let dims: Vec<usize> = match self.shape {
+            Shape::Vector(n) => vec![n],
+            Shape::Matrix { n_rows, n_cols } => vec![n_rows, n_cols],
+        };
+        let mut outputs = Vec::with_capacity(n_out);
+        for (k, item) in items.iter().enumerate() {
+            let arr = item.cast::<PyArrayDyn<f64>>().map_err(|_| {
+                PyTypeError::new_err(format!("out[{k}] must be a float64 numpy array"))
+            })?;
+            if arr.shape() != dims.as_slice() {
+                return Err(PyValueError::new_err(format!(
+                    "out[{k}] has shape {:?}, expected {:?} (the inputs' shape)",
+                    arr.shape(),
+                    dims
+                )));
+            }
+            let ordered = match self.shape {
+                Shape::Vector(_) => arr.is_c_contiguous(),
+                Shape::Matrix { .. } => arr.is_fortran_contiguous(),
+            };
+            if !ordered {
+                return Err(PyValueError::new_err(format!(
+                    "out[{k}] must be {} like the inputs",
+                    match self.shape {
+                        Shape::Vector(_) => "contiguous",
+                        Shape::Matrix { .. } => "Fortran-ordered",
+                    }
+                )));
+            }
+            outputs.push(arr.clone());
+        }
+        self.outputs = outputs;
+        Ok(())
+    }
+
     fn slices(&self) -> PyResult<Slices<'_>> {
         let not_contiguous = |e: numpy::AsSliceError| PyValueError::new_err(e.to_string());
         if self.inputs.iter().all(|i| matches!(i.data, Data::F32(_))) {
@@ -245,9 +300,13 @@ where
 /// Validates the inputs, allocates the outputs, runs `|ins, outs| kernel` (generic over the
 /// input element type) without the GIL and returns the output(s).
 macro_rules! compute {
-    ($py:expr, [$($arg:ident),+], $n_out:expr, |$ins:ident, $outs:ident| $body:expr) => {{
+    ($py:expr, [$($arg:ident),+], $n_out:expr, |$ins:ident, $outs:ident| $body:expr) => {
+        compute!($py, [$($arg),+], $n_out, out = None, |$ins, $outs| $body)
+    };
+    ($py:expr, [$($arg:ident),+], $n_out:expr, out = $out:expr, |$ins:ident, $outs:ident| $body:expr) => {{
         let py: Python<'_> = $py;
-        let call = Call::new(py, &[$((&$arg, stringify!($arg))),+], $n_out)?;
+        let mut call = Call::new(py, &[$((&$arg, stringify!($arg))),+], $n_out)?;
+        call.use_outputs($out)?;
         let result = {
             let mut guards = Vec::with_capacity(call.outputs.len());
             for o in &call.outputs {
@@ -286,7 +345,7 @@ fn matype(py: Python<'_>, name: &str, value: i64) -> PyResult<MaType> {
             py,
             format!(
                 "parameter `{name}` = {value}: moving-average type not supported \
-                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA)"
+                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 8 T3)"
             ),
         )
     })
@@ -354,6 +413,18 @@ real_fn!(/// Triple exponential moving average.
     tema, "TEMA", ta::tema_into, 30);
 real_fn!(/// Kaufman adaptive moving average.
     kama, "KAMA", ta::kama_into, 30);
+real_fn!(/// Triangular moving average.
+    trima, "TRIMA", ta::trima_into, 30);
+
+/// Tillson's T3: six chained EMAs weighted by the volume factor `vfactor`.
+#[pyfunction(name = "T3")]
+#[pyo3(signature = (real, timeperiod = 5, vfactor = 0.7))]
+fn t3<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64, vfactor: f64) -> Out<'py> {
+    let p = period(py, "timeperiod", timeperiod)?;
+    compute!(py, [real], 1, |i, o| ta::t3_into(
+        i[0], p, vfactor, &mut *o[0]
+    ))
+}
 real_fn!(/// Relative strength index (Wilder).
     rsi, "RSI", ta::rsi_into, 14);
 real_fn!(/// Momentum: `real - real[timeperiod ago]`.
@@ -388,7 +459,8 @@ fn stddev<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64, nbdev:
 
 /// Bollinger bands: (upperband, middleband, lowerband).
 #[pyfunction(name = "BBANDS")]
-#[pyo3(signature = (real, timeperiod = 20, nbdevup = 2.0, nbdevdn = 2.0, matype = 0))]
+#[pyo3(signature = (real, timeperiod = 20, nbdevup = 2.0, nbdevdn = 2.0, matype = 0, *, out = None))]
+#[allow(clippy::too_many_arguments)]
 fn bbands<'py>(
     py: Python<'py>,
     real: Bound<'py, PyAny>,
@@ -396,10 +468,11 @@ fn bbands<'py>(
     nbdevup: f64,
     nbdevdn: f64,
     matype: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
     let ma = self::matype(py, "matype", matype)?;
-    compute!(py, [real], 3, |i, o| {
+    compute!(py, [real], 3, out = out.as_ref(), |i, o| {
         let [upper, middle, lower] = outs_n::<3>(o)?;
         let out = ta::BbandsOut {
             upper,
@@ -412,18 +485,19 @@ fn bbands<'py>(
 
 /// Moving average convergence/divergence: (macd, macdsignal, macdhist).
 #[pyfunction(name = "MACD")]
-#[pyo3(signature = (real, fastperiod = 12, slowperiod = 26, signalperiod = 9))]
+#[pyo3(signature = (real, fastperiod = 12, slowperiod = 26, signalperiod = 9, *, out = None))]
 fn macd<'py>(
     py: Python<'py>,
     real: Bound<'py, PyAny>,
     fastperiod: i64,
     slowperiod: i64,
     signalperiod: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let fast = period(py, "fastperiod", fastperiod)?;
     let slow = period(py, "slowperiod", slowperiod)?;
     let signal = period(py, "signalperiod", signalperiod)?;
-    compute!(py, [real], 3, |i, o| {
+    compute!(py, [real], 3, out = out.as_ref(), |i, o| {
         let [m, s, h] = outs_n::<3>(o)?;
         ta::macd_into(i[0], fast, slow, signal, m, s, h)
     })
@@ -432,7 +506,7 @@ fn macd<'py>(
 /// Stochastic oscillator: (slowk, slowd).
 #[pyfunction(name = "STOCH")]
 #[pyo3(signature = (high, low, close, fastk_period = 5, slowk_period = 3, slowk_matype = 0,
-    slowd_period = 3, slowd_matype = 0))]
+    slowd_period = 3, slowd_matype = 0, *, out = None))]
 #[allow(clippy::too_many_arguments)]
 fn stoch<'py>(
     py: Python<'py>,
@@ -444,13 +518,14 @@ fn stoch<'py>(
     slowk_matype: i64,
     slowd_period: i64,
     slowd_matype: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let fastk = period(py, "fastk_period", fastk_period)?;
     let slowk = period(py, "slowk_period", slowk_period)?;
     let slowk_ma = matype(py, "slowk_matype", slowk_matype)?;
     let slowd = period(py, "slowd_period", slowd_period)?;
     let slowd_ma = matype(py, "slowd_matype", slowd_matype)?;
-    compute!(py, [high, low, close], 2, |i, o| {
+    compute!(py, [high, low, close], 2, out = out.as_ref(), |i, o| {
         let [k, d] = outs_n::<2>(o)?;
         ta::stoch_into(
             i[0], i[1], i[2], fastk, slowk, slowk_ma, slowd, slowd_ma, k, d,
@@ -460,7 +535,8 @@ fn stoch<'py>(
 
 /// Stochastic RSI: (fastk, fastd).
 #[pyfunction(name = "STOCHRSI")]
-#[pyo3(signature = (real, timeperiod = 14, fastk_period = 5, fastd_period = 3, fastd_matype = 0))]
+#[pyo3(signature = (real, timeperiod = 14, fastk_period = 5, fastd_period = 3, fastd_matype = 0,
+    *, out = None))]
 fn stochrsi<'py>(
     py: Python<'py>,
     real: Bound<'py, PyAny>,
@@ -468,12 +544,13 @@ fn stochrsi<'py>(
     fastk_period: i64,
     fastd_period: i64,
     fastd_matype: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
     let fastk = period(py, "fastk_period", fastk_period)?;
     let fastd = period(py, "fastd_period", fastd_period)?;
     let fastd_ma = matype(py, "fastd_matype", fastd_matype)?;
-    compute!(py, [real], 2, |i, o| {
+    compute!(py, [real], 2, out = out.as_ref(), |i, o| {
         let [k, d] = outs_n::<2>(o)?;
         ta::stochrsi_into(i[0], p, fastk, fastd, fastd_ma, k, d)
     })
@@ -481,15 +558,16 @@ fn stochrsi<'py>(
 
 /// Aroon: (aroondown, aroonup).
 #[pyfunction(name = "AROON")]
-#[pyo3(signature = (high, low, timeperiod = 14))]
+#[pyo3(signature = (high, low, timeperiod = 14, *, out = None))]
 fn aroon<'py>(
     py: Python<'py>,
     high: Bound<'py, PyAny>,
     low: Bound<'py, PyAny>,
     timeperiod: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
-    compute!(py, [high, low], 2, |i, o| {
+    compute!(py, [high, low], 2, out = out.as_ref(), |i, o| {
         let [down, up] = outs_n::<2>(o)?;
         ta::aroon_into(i[0], i[1], p, down, up)
     })
@@ -728,6 +806,13 @@ real_stream!(WmaStream, "WMA", Wma, 30);
 real_stream!(DemaStream, "DEMA", Dema, 30);
 real_stream!(TemaStream, "TEMA", Tema, 30);
 real_stream!(KamaStream, "KAMA", Kama, 30);
+real_stream!(TrimaStream, "TRIMA", Trima, 30);
+stream_class!(
+    T3Stream, "T3", stream::T3,
+    new(py, timeperiod: i64 = 5, vfactor: f64 = 0.7) =>
+        core(py, stream::T3::new(period(py, "timeperiod", timeperiod)?, vfactor))?,
+    update(real) -> f64 => |s| s.update(real)
+);
 real_stream!(RsiStream, "RSI", Rsi, 14);
 real_stream!(MomStream, "MOM", Mom, 10);
 real_stream!(RocStream, "ROC", Roc, 10);
@@ -880,6 +965,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dema, m)?,
         wrap_pyfunction!(tema, m)?,
         wrap_pyfunction!(kama, m)?,
+        wrap_pyfunction!(trima, m)?,
+        wrap_pyfunction!(t3, m)?,
         wrap_pyfunction!(bbands, m)?,
         wrap_pyfunction!(stddev, m)?,
         wrap_pyfunction!(rsi, m)?,
@@ -921,6 +1008,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         DemaStream,
         TemaStream,
         KamaStream,
+        TrimaStream,
+        T3Stream,
         BbandsStream,
         StddevStream,
         RsiStream,

@@ -33,6 +33,14 @@ pub enum BarsError {
     },
     #[error("trade at index {index} has a negative quantity {qty_lots}")]
     NegativeQuantity { index: usize, qty_lots: i64 },
+    #[error("quote at index {index} is crossed: ask {ask_ticks} below bid {bid_ticks}")]
+    CrossedQuote {
+        index: usize,
+        bid_ticks: i64,
+        ask_ticks: i64,
+    },
+    #[error("quote at index {index}: bid + ask overflows 64 bits")]
+    PriceOverflow { index: usize },
 }
 
 impl BarSpec {
@@ -177,7 +185,7 @@ impl BarBuilder {
     }
 }
 
-fn check_columns(ts_ns: &[u64], a: usize, b: usize) -> Result<(), BarsError> {
+pub(crate) fn check_columns(ts_ns: &[u64], a: usize, b: usize) -> Result<(), BarsError> {
     if ts_ns.len() != a || ts_ns.len() != b {
         return Err(BarsError::LengthMismatch(format!(
             "{} timestamps, {a} and {b} values",

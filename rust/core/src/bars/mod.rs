@@ -1,4 +1,4 @@
-//! Bars from trades: time bars (1 s to 1 day, or any interval), tick, volume and dollar
+//! Bars from trades (and time bars from quotes, [`build_quote_bars`]): time bars (1 s to 1 day, or any interval), tick, volume and dollar
 //! bars, and resampling of bars to higher timeframes. One builder serves both the batch
 //! functions and live use (`update` per trade, a closed bar out when one completes), so the
 //! two cannot disagree.
@@ -10,5 +10,7 @@
 //! trade included.
 
 mod builder;
+mod quotes;
 
 pub use builder::{build_bars, resample_bars, BarBuilder, BarSpec, BarsError, InstrumentBars};
+pub use quotes::{build_quote_bars, QuotePrice};

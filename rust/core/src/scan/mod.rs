@@ -3,13 +3,22 @@
 //!
 //! The universe is column-major like [`crate::ta::matrix`]: `n_rows` bars per instrument,
 //! instrument `j` at `close[j * n_rows..(j + 1) * n_rows]` (numpy Fortran order for an
-//! `(n_rows, n_instruments)` array). Each indicator is the TA-Lib-exact 1-D kernel run on
-//! the column; the scanner keeps its last value.
+//! `(n_rows, n_instruments)` array), or ragged: instrument `j` at
+//! `close[offsets[j]..offsets[j + 1]]` (a long table sorted by instrument, then time).
+//!
+//! Every value is the last value of the TA-Lib-exact 1-D kernel on the column, bit for bit.
+//! Only the last value is computed: groups of [`lanes::LANES`] equal-length columns run the
+//! kernels' recurrences side by side without writing any series ([`lanes`]); a column that
+//! does not fit a group (NaN in its first row, another length, the tail of the universe)
+//! runs the 1-D kernel itself.
+
+mod lanes;
 
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::ta::{self, BbandsOut, MaType, TaError};
+use crate::ta::{self, BbandsOut, MaType, TaError, MAX_PERIOD};
+use lanes::{Kernels, Lanes, LANES};
 
 /// An indicator whose latest value the scanner reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,6 +44,29 @@ pub enum Indicator {
 }
 
 impl Indicator {
+    /// Whether [`lanes`] computes this indicator for a group of columns of `n` rows: a
+    /// valid period (otherwise the 1-D kernel reports the error) and more rows than the
+    /// lookback (otherwise the value is NaN, which the 1-D kernel also gives).
+    fn in_lanes(self, n: usize) -> bool {
+        let ok =
+            |p: usize, min: usize, lookback: usize| (min..=MAX_PERIOD).contains(&p) && n > lookback;
+        match self {
+            Indicator::Close => n > 0,
+            Indicator::Sma(p) | Indicator::Ema(p) => ok(p, 1, p.saturating_sub(1)),
+            Indicator::Rsi(p) => ok(p, 2, p),
+            Indicator::Roc(p) | Indicator::Mom(p) => ok(p, 1, p),
+            Indicator::Stddev(p, _)
+            | Indicator::BbandsUpper(p, _)
+            | Indicator::BbandsMiddle(p)
+            | Indicator::BbandsLower(p, _)
+            | Indicator::BbandsPercentB(p, _) => ok(p, 2, p - 1),
+            Indicator::Atr(p) | Indicator::Natr(p) => ok(p, 1, p),
+            Indicator::Wma(_) | Indicator::Adx(_) | Indicator::Cci(_) | Indicator::Willr(_) => {
+                false
+            }
+        }
+    }
+
     fn needs_high_low(self) -> bool {
         matches!(
             self,
@@ -82,7 +114,11 @@ pub struct ScanRequest {
 }
 
 pub struct Universe<'a> {
+    /// Bars per instrument of a matrix universe; ignored when `offsets` is given.
     pub n_rows: usize,
+    /// A ragged universe: instrument `j` is `offsets[j]..offsets[j + 1]` of every column
+    /// (`offsets[0] == 0`, non-decreasing, last == the columns' length).
+    pub offsets: Option<&'a [usize]>,
     pub close: &'a [f64],
     pub high: Option<&'a [f64]>,
     pub low: Option<&'a [f64]>,
@@ -117,15 +153,36 @@ pub enum ScanError {
     UnknownIndicator { index: usize, count: usize },
     #[error("filter constant must be finite, got {0}")]
     NonFiniteConstant(f64),
+    #[error("offsets must start at 0, never decrease and end at {len} (the length of close); offset #{index} breaks that")]
+    Offsets { index: usize, len: usize },
 }
 
 /// Per-thread scratch: one series per output the kernels write, and the last bands
 /// computed for the current column, so upper, middle, lower and %B share one pass.
 struct Scratch {
+    /// A group's close, high and low as rows of lanes.
+    rows: [Vec<Lanes>; 3],
     a: Vec<f64>,
     b: Vec<f64>,
     c: Vec<f64>,
     bands: Option<((usize, u64), [f64; 3])>,
+}
+
+/// [`latest`] with the scratch sized for the column; `fresh` forgets the bands of the
+/// previous call (which may have been another column).
+fn column_latest(
+    ind: Indicator,
+    [close, high, low]: [&[f64]; 3],
+    s: &mut Scratch,
+    fresh: bool,
+) -> Result<f64, TaError> {
+    if fresh {
+        s.bands = None;
+    }
+    for v in [&mut s.a, &mut s.b, &mut s.c] {
+        v.resize(close.len(), 0.0);
+    }
+    latest(ind, close, high, low, s)
 }
 
 fn last(v: &[f64]) -> f64 {
@@ -204,7 +261,18 @@ fn passes(row: &[f64], f: &Filter) -> bool {
 
 fn validate(u: &Universe<'_>, req: &ScanRequest) -> Result<usize, ScanError> {
     let len = u.close.len();
-    if u.n_rows == 0 || len % u.n_rows != 0 {
+    if let Some(off) = u.offsets {
+        let bad = |index| ScanError::Offsets { index, len };
+        if off.first() != Some(&0) {
+            return Err(bad(0));
+        }
+        if let Some(i) = off.windows(2).position(|w| w[1] < w[0]) {
+            return Err(bad(i + 1));
+        }
+        if off.last() != Some(&len) {
+            return Err(bad(off.len() - 1));
+        }
+    } else if u.n_rows == 0 || len % u.n_rows != 0 {
         return Err(ScanError::Rows {
             len,
             n_rows: u.n_rows,
@@ -243,36 +311,171 @@ fn validate(u: &Universe<'_>, req: &ScanRequest) -> Result<usize, ScanError> {
     }) {
         return Err(ScanError::NonFiniteConstant(v));
     }
-    Ok(len / u.n_rows)
+    Ok(match u.offsets {
+        Some(off) => off.len() - 1,
+        None => len / u.n_rows,
+    })
+}
+
+impl<'a> Universe<'a> {
+    fn range(&self, j: usize) -> std::ops::Range<usize> {
+        match self.offsets {
+            Some(off) => off[j]..off[j + 1],
+            None => j * self.n_rows..(j + 1) * self.n_rows,
+        }
+    }
+
+    /// Instrument `j`'s (close, high, low); absent columns are empty.
+    fn column(&self, j: usize) -> [&'a [f64]; 3] {
+        let r = self.range(j);
+        let col = |s: Option<&'a [f64]>| s.map_or(&[][..], |s| &s[r.clone()]);
+        [&self.close[r.clone()], col(self.high), col(self.low)]
+    }
+}
+
+/// Input `which` (0 close, 1 high, 2 low) of the group's columns into rows of lanes.
+fn transpose(cols: &[[&[f64]; 3]; LANES], which: usize, n: usize, rows: &mut Vec<Lanes>) {
+    rows.resize(n, [0.0; LANES]);
+    for (l, col) in cols.iter().enumerate() {
+        for (row, v) in rows.iter_mut().zip(&col[which][..n]) {
+            row[l] = *v;
+        }
+    }
+}
+
+/// The value memoised under `p`, computed by `f` the first time.
+#[inline(always)]
+fn memo(cache: &mut Vec<(usize, Lanes)>, p: usize, f: impl FnOnce() -> Lanes) -> Lanes {
+    if let Some((_, v)) = cache.iter().find(|(q, _)| *q == p) {
+        return *v;
+    }
+    let v = f();
+    cache.push((p, v));
+    v
+}
+
+/// The values of the group of columns `first..first + LANES`, written row by row into
+/// `rows` (`LANES * k` values): indicators [`lanes`] handles for the whole group, the
+/// rest per column. `false` when the group does not fit [`lanes`] at all.
+fn scan_group(
+    kern: &Kernels,
+    u: &Universe<'_>,
+    req: &ScanRequest,
+    first: usize,
+    rows: &mut [f64],
+    s: &mut Scratch,
+) -> Result<bool, TaError> {
+    let k = req.indicators.len();
+    let cols: [[&[f64]; 3]; LANES] = std::array::from_fn(|l| u.column(first + l));
+    let n = cols[0][0].len();
+    let needs_hl = req.indicators.iter().any(|i| i.needs_high_low());
+    let fits = cols.iter().all(|[c, h, l]| {
+        c.len() == n && n > 0 && !c[0].is_nan() && (!needs_hl || (!h[0].is_nan() && !l[0].is_nan()))
+    });
+    if !fits {
+        return Ok(false);
+    }
+    // Transposed once per group, so that the kernels load a row of the group with one
+    // vector load instead of gathering eight scalars for every read.
+    // Taken out of the scratch for the call (the per-column fallback borrows the rest).
+    let mut block = std::mem::take(&mut s.rows);
+    let [close, high, low] = &mut block;
+    transpose(&cols, 0, n, close);
+    if needs_hl {
+        transpose(&cols, 1, n, high);
+        transpose(&cols, 2, n, low);
+    }
+    let (close, high, low) = (&close[..], &high[..], &low[..]);
+    // SMA totals and variances by period: the bands and STDDEV of one period share them.
+    let mut sma: Vec<(usize, Lanes)> = Vec::new();
+    let mut var: Vec<(usize, Lanes)> = Vec::new();
+    for (at, ind) in req.indicators.iter().enumerate() {
+        if !ind.in_lanes(n) {
+            for (l, col) in cols.iter().enumerate() {
+                rows[l * k + at] = column_latest(*ind, *col, s, true)?;
+            }
+            continue;
+        }
+        let mut bands = |p: usize, nb: f64, pick: fn(ta::stream::BbandsOutput, f64) -> f64| {
+            // SAFETY: as for the match below.
+            let mid = memo(&mut sma, p, || unsafe { (kern.sma_last)(close, n, p) });
+            let v = memo(&mut var, p, || unsafe { (kern.var_last)(close, n, p) });
+            let out: Lanes = std::array::from_fn(|l| {
+                let sd = v[l].sqrt();
+                pick(ta::stream::Bbands::bands(mid[l], sd, nb, nb), sd * nb)
+            });
+            out
+        };
+        // SAFETY: `kern` holds the wide kernels only when the CPU has AVX2 and FMA
+        // (`Kernels::detect`); the group fits the kernels' preconditions (checked above).
+        let values: Lanes = unsafe {
+            match *ind {
+                Indicator::Close => close[n - 1],
+                Indicator::Sma(p) => (kern.sma_last)(close, n, p),
+                Indicator::Ema(p) => (kern.ema_last)(close, n, p),
+                Indicator::Rsi(p) => (kern.rsi_last)(close, n, p),
+                Indicator::Roc(p) => (kern.lag_last)(close, n, p, true),
+                Indicator::Mom(p) => (kern.lag_last)(close, n, p, false),
+                Indicator::Atr(p) => (kern.atr_last)(high, low, close, n, p, false),
+                Indicator::Natr(p) => (kern.atr_last)(high, low, close, n, p, true),
+                // STDDEV is `sqrt(var) * nbdev`, the same product the bands form when
+                // nbdevup == nbdevdn.
+                Indicator::Stddev(p, nb) => bands(p, nb, |_, sd| sd),
+                Indicator::BbandsUpper(p, nb) => bands(p, nb, |b, _| b.upper),
+                Indicator::BbandsMiddle(p) => bands(p, 2.0, |b, _| b.middle),
+                Indicator::BbandsLower(p, nb) => bands(p, nb, |b, _| b.lower),
+                Indicator::BbandsPercentB(p, nb) => {
+                    let upper = bands(p, nb, |b, _| b.upper);
+                    let lower = bands(p, nb, |b, _| b.lower);
+                    std::array::from_fn(|l| (close[n - 1][l] - lower[l]) / (upper[l] - lower[l]))
+                }
+                Indicator::Wma(_) | Indicator::Adx(_) | Indicator::Cci(_) | Indicator::Willr(_) => {
+                    unreachable!("in_lanes is false for these")
+                }
+            }
+        };
+        for (l, v) in values.into_iter().enumerate() {
+            rows[l * k + at] = v;
+        }
+    }
+    s.rows = block;
+    Ok(true)
 }
 
 /// Computes every requested indicator for every instrument (in parallel), keeps those
 /// passing every filter, sorts them by `rank_by` (NaN last) and returns the first `top`.
 pub fn scan<'a>(u: &Universe<'a>, req: &ScanRequest) -> Result<ScanResult, ScanError> {
     let n_cols = validate(u, req)?;
-    let n = u.n_rows;
     let k = req.indicators.len();
     let mut values = vec![f64::NAN; n_cols * k];
     if k > 0 {
-        values.par_chunks_mut(k).enumerate().try_for_each_init(
-            || Scratch {
-                a: vec![0.0; n],
-                b: vec![0.0; n],
-                c: vec![0.0; n],
-                bands: None,
-            },
-            |scratch, (j, row)| -> Result<(), TaError> {
-                scratch.bands = None;
-                let col = |s: &'a [f64]| &s[j * n..(j + 1) * n];
-                let close = col(u.close);
-                let high = u.high.map_or(&[][..], col);
-                let low = u.low.map_or(&[][..], col);
-                for (out, ind) in row.iter_mut().zip(&req.indicators) {
-                    *out = latest(*ind, close, high, low, scratch)?;
-                }
-                Ok(())
-            },
-        )?;
+        let kern = Kernels::detect();
+        values
+            .par_chunks_mut(k * LANES)
+            .enumerate()
+            .try_for_each_init(
+                || Scratch {
+                    rows: Default::default(),
+                    a: Vec::new(),
+                    b: Vec::new(),
+                    c: Vec::new(),
+                    bands: None,
+                },
+                |scratch, (g, rows)| -> Result<(), TaError> {
+                    let first = g * LANES;
+                    if rows.len() == k * LANES && scan_group(&kern, u, req, first, rows, scratch)? {
+                        return Ok(());
+                    }
+                    for (l, row) in rows.chunks_mut(k).enumerate() {
+                        let col = u.column(first + l);
+                        scratch.bands = None;
+                        for (out, ind) in row.iter_mut().zip(&req.indicators) {
+                            *out = column_latest(*ind, col, scratch, false)?;
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
     }
     let mut chosen: Vec<u32> = (0..n_cols as u32)
         .filter(|&j| {
@@ -327,6 +530,7 @@ mod tests {
         let jump: Vec<f64> = (0..30).map(|i| if i < 29 { 10.0 } else { 20.0 }).collect();
         let (n_rows, close) = universe(&[falling.clone(), rising.clone(), jump]);
         let u = Universe {
+            offsets: None,
             n_rows,
             close: &close,
             high: None,
@@ -361,6 +565,7 @@ mod tests {
     fn bad_requests_are_errors() {
         let close = vec![1.0; 10];
         let u = Universe {
+            offsets: None,
             n_rows: 3,
             close: &close,
             high: None,
@@ -375,6 +580,7 @@ mod tests {
         };
         assert!(matches!(scan(&u, &req), Err(ScanError::Rows { .. })));
         let u = Universe {
+            offsets: None,
             n_rows: 5,
             close: &close,
             high: None,
@@ -410,5 +616,199 @@ mod tests {
             ..req
         };
         assert!(matches!(scan(&u, &bad_period), Err(ScanError::Ta(_))));
+    }
+
+    /// Random walks with high/low around them; a xorshift, so the test needs no crate.
+    fn walks(n_rows: usize, n_cols: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let (mut c, mut h, mut l) = (vec![], vec![], vec![]);
+        for _ in 0..n_cols {
+            let mut x = 100.0;
+            for _ in 0..n_rows {
+                x += next();
+                let spread = next().abs();
+                c.push(x);
+                h.push(x + spread);
+                l.push(x - spread);
+            }
+        }
+        (c, h, l)
+    }
+
+    fn every_indicator() -> Vec<Indicator> {
+        use Indicator::*;
+        vec![
+            Close,
+            Sma(1),
+            Sma(20),
+            Ema(1),
+            Ema(50),
+            Wma(10),
+            Rsi(2),
+            Rsi(14),
+            Roc(10),
+            Mom(10),
+            Stddev(5, 1.5),
+            BbandsUpper(20, 2.0),
+            BbandsMiddle(20),
+            BbandsLower(20, 2.0),
+            BbandsPercentB(20, 2.0),
+            BbandsUpper(7, 1.0),
+            Atr(1),
+            Atr(14),
+            Natr(1),
+            Natr(14),
+            Adx(14),
+            Cci(14),
+            Willr(14),
+            Sma(500),
+            Rsi(499),
+        ]
+    }
+
+    /// The last value of the 1-D kernel, as the Python user would compute it.
+    fn one_d_last(ind: Indicator, c: &[f64], h: &[f64], l: &[f64]) -> f64 {
+        let last = |v: Vec<f64>| *v.last().unwrap();
+        let bands = |p, k| ta::bbands(c, p, k, k, MaType::Sma).unwrap();
+        match ind {
+            Indicator::Close => *c.last().unwrap(),
+            Indicator::Sma(p) => last(ta::sma(c, p).unwrap()),
+            Indicator::Ema(p) => last(ta::ema(c, p).unwrap()),
+            Indicator::Wma(p) => last(ta::wma(c, p).unwrap()),
+            Indicator::Rsi(p) => last(ta::rsi(c, p).unwrap()),
+            Indicator::Roc(p) => last(ta::roc(c, p).unwrap()),
+            Indicator::Mom(p) => last(ta::mom(c, p).unwrap()),
+            Indicator::Stddev(p, k) => last(ta::stddev(c, p, k).unwrap()),
+            Indicator::BbandsUpper(p, k) => last(bands(p, k).0),
+            Indicator::BbandsMiddle(p) => last(bands(p, 2.0).1),
+            Indicator::BbandsLower(p, k) => last(bands(p, k).2),
+            Indicator::BbandsPercentB(p, k) => {
+                let (u, _, lo) = bands(p, k);
+                let (u, lo) = (last(u), last(lo));
+                (c.last().unwrap() - lo) / (u - lo)
+            }
+            Indicator::Atr(p) => last(ta::atr(h, l, c, p).unwrap()),
+            Indicator::Natr(p) => last(ta::natr(h, l, c, p).unwrap()),
+            Indicator::Adx(p) => last(ta::adx(h, l, c, p).unwrap()),
+            Indicator::Cci(p) => last(ta::cci(h, l, c, p).unwrap()),
+            Indicator::Willr(p) => last(ta::willr(h, l, c, p).unwrap()),
+        }
+    }
+
+    fn all_of(indicators: Vec<Indicator>, n_cols: usize) -> ScanRequest {
+        ScanRequest {
+            indicators,
+            filters: vec![],
+            rank_by: None,
+            descending: false,
+            top: n_cols,
+        }
+    }
+
+    #[test]
+    fn grouped_last_values_equal_the_1d_kernels_bit_for_bit() {
+        // 21 columns: two full groups and a tail; column 3 starts with NaN (its group runs
+        // column by column), column 9 has a NaN later on (which TA-Lib's arithmetic carries).
+        let (n_rows, n_cols) = (500, 21);
+        let (mut c, mut h, l) = walks(n_rows, n_cols, 7);
+        c[3 * n_rows] = f64::NAN;
+        c[9 * n_rows + 300] = f64::NAN;
+        h[17 * n_rows + 480] = f64::NAN;
+        // A flat stretch and a spike make lanes 5 and 6 re-anchor their variances on their
+        // own (TA-Lib 0.8's cancellation guards), apart from the bar counter.
+        c[5 * n_rows + 200..5 * n_rows + 260].fill(123.0);
+        c[6 * n_rows + 250] = 1e9;
+        let u = Universe {
+            n_rows,
+            offsets: None,
+            close: &c,
+            high: Some(&h),
+            low: Some(&l),
+        };
+        let inds = every_indicator();
+        let r = scan(&u, &all_of(inds.clone(), n_cols)).unwrap();
+        assert_eq!(r.instruments, (0..n_cols as u32).collect::<Vec<_>>());
+        for j in 0..n_cols {
+            let col = |s: &[f64]| s[j * n_rows..(j + 1) * n_rows].to_vec();
+            let (cj, hj, lj) = (col(&c), col(&h), col(&l));
+            for (k, ind) in inds.iter().enumerate() {
+                let want = one_d_last(*ind, &cj, &hj, &lj);
+                let got = r.values[j * inds.len() + k];
+                assert!(
+                    want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+                    "column {j} {ind:?}: scan {got} vs 1-D {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ragged_universe_equals_the_matrix_and_the_1d_kernels() {
+        let (n_rows, n_cols) = (300, 19);
+        let (c, h, l) = walks(n_rows, n_cols, 11);
+        let offsets: Vec<usize> = (0..=n_cols).map(|j| j * n_rows).collect();
+        let inds = every_indicator();
+        let matrix = Universe {
+            n_rows,
+            offsets: None,
+            close: &c,
+            high: Some(&h),
+            low: Some(&l),
+        };
+        let ragged = Universe {
+            n_rows: 0,
+            offsets: Some(&offsets),
+            ..matrix
+        };
+        let req = all_of(inds.clone(), n_cols);
+        let bits = |r: ScanResult| {
+            let v: Vec<u64> = r.values.iter().map(|v| v.to_bits()).collect();
+            (r.instruments, v, r.passed)
+        };
+        assert_eq!(
+            bits(scan(&matrix, &req).unwrap()),
+            bits(scan(&ragged, &req).unwrap())
+        );
+        // Uneven lengths: every instrument loses a different number of leading bars.
+        let mut offs = vec![0];
+        let (mut cr, mut hr, mut lr) = (vec![], vec![], vec![]);
+        for j in 0..n_cols {
+            let r = j * n_rows + j * 7..(j + 1) * n_rows;
+            cr.extend_from_slice(&c[r.clone()]);
+            hr.extend_from_slice(&h[r.clone()]);
+            lr.extend_from_slice(&l[r]);
+            offs.push(cr.len());
+        }
+        let uneven = Universe {
+            n_rows: 0,
+            offsets: Some(&offs),
+            close: &cr,
+            high: Some(&hr),
+            low: Some(&lr),
+        };
+        let r = scan(&uneven, &req).unwrap();
+        for j in 0..n_cols {
+            let s = offs[j]..offs[j + 1];
+            for (k, ind) in inds.iter().enumerate() {
+                let want = one_d_last(*ind, &cr[s.clone()], &hr[s.clone()], &lr[s.clone()]);
+                let got = r.values[j * inds.len() + k];
+                assert!(want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()));
+            }
+        }
+        let bad = [0, 5, 3, cr.len()];
+        let u = Universe {
+            offsets: Some(&bad),
+            ..uneven
+        };
+        assert!(matches!(
+            scan(&u, &req),
+            Err(ScanError::Offsets { index: 2, .. })
+        ));
     }
 }

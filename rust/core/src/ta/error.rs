@@ -19,9 +19,16 @@ pub enum TaError {
         len: usize,
         expected: usize,
     },
-    /// A TA-Lib moving-average type this crate does not implement (TRIMA, MAMA, T3).
-    #[error("moving-average type {0} is not supported (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 6 KAMA)")]
+    /// A TA-Lib moving-average type this crate does not implement (MAMA) or no such code.
+    #[error("moving-average type {0} is not supported (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 8 T3)")]
     UnsupportedMaType(u32),
+    /// A real-valued parameter outside TA-Lib's accepted range.
+    #[error("parameter `{name}` = {value} is out of range {range}")]
+    BadParameter {
+        name: &'static str,
+        value: f64,
+        range: &'static str,
+    },
     /// A 2-D call whose buffer length is not a whole number of columns.
     #[error("matrix `{name}` has {len} elements, not a multiple of n_rows = {n_rows}")]
     BadShape {

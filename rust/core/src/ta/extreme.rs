@@ -178,7 +178,6 @@ pub(crate) fn block_extremes(
     }
     let end = len - 1;
     let (mut suf_h, mut suf_l) = (vec![0.0; p], vec![0.0; p]);
-    let (mut pre_h, mut pre_l) = (vec![0.0; p], vec![0.0; p]);
     let mut block_start = 0;
     let mut today = p - 1;
     while today <= end {
@@ -205,35 +204,33 @@ pub(crate) fn block_extremes(
         if today > end {
             break;
         }
-        // Prefix extrema of the next block, combined with the suffixes above; the older
-        // (suffix) half wins ties.
+        // Prefix extrema of the next block, each combined with the suffix above as soon as
+        // it is known (one pass, no prefix buffer); the older (suffix) half wins ties.
         let next = block_start + p;
         let avail = (end - next + 1).min(p - 1);
-        let (mut highest, mut lowest) = (hi(next), lo(next));
-        pre_h[0] = highest;
-        pre_l[0] = lowest;
-        for k in 1..avail {
-            let tmp = hi(next + k);
-            if tmp > highest {
-                highest = tmp;
+        // With `p == 1` there is no prefix half: every block is one window.
+        if avail > 0 {
+            // Seeded with the block's first value, which then compares equal to itself: no
+            // special first step.
+            let (mut pre_hi, mut pre_lo) = (hi(next), lo(next));
+            for k in 0..avail {
+                let (x, y) = (hi(next + k), lo(next + k));
+                if x > pre_hi {
+                    pre_hi = x;
+                }
+                if y < pre_lo {
+                    pre_lo = y;
+                }
+                let mut highest = suf_h[k + 1];
+                if pre_hi > highest {
+                    highest = pre_hi;
+                }
+                let mut lowest = suf_l[k + 1];
+                if pre_lo < lowest {
+                    lowest = pre_lo;
+                }
+                emit(today + k, highest, lowest);
             }
-            let tmp = lo(next + k);
-            if tmp < lowest {
-                lowest = tmp;
-            }
-            pre_h[k] = highest;
-            pre_l[k] = lowest;
-        }
-        for m in 1..=avail {
-            let mut highest = suf_h[m];
-            if pre_h[m - 1] > highest {
-                highest = pre_h[m - 1];
-            }
-            let mut lowest = suf_l[m];
-            if pre_l[m - 1] < lowest {
-                lowest = pre_l[m - 1];
-            }
-            emit(today + m - 1, highest, lowest);
         }
         today += avail;
         block_start = next;

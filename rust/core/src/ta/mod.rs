@@ -101,11 +101,14 @@ pub enum MaType {
     Wma = 2,
     Dema = 3,
     Tema = 4,
+    Trima = 5,
     Kama = 6,
+    /// Tillson's T3 with TA-Lib's default volume factor 0.7 (what `TA_MA` uses).
+    T3 = 8,
 }
 
 impl MaType {
-    /// Maps TA-Lib's integer code; TRIMA (5), MAMA (7) and T3 (8) are not implemented.
+    /// Maps TA-Lib's integer code; MAMA (7) is not implemented.
     pub fn from_code(code: u32) -> Result<MaType, TaError> {
         Ok(match code {
             0 => MaType::Sma,
@@ -113,7 +116,9 @@ impl MaType {
             2 => MaType::Wma,
             3 => MaType::Dema,
             4 => MaType::Tema,
+            5 => MaType::Trima,
             6 => MaType::Kama,
+            8 => MaType::T3,
             other => return Err(TaError::UnsupportedMaType(other)),
         })
     }
@@ -124,7 +129,8 @@ impl MaType {
             return 0;
         }
         match self {
-            MaType::Sma | MaType::Ema | MaType::Wma => period - 1,
+            MaType::Sma | MaType::Ema | MaType::Wma | MaType::Trima => period - 1,
+            MaType::T3 => 6 * (period - 1),
             MaType::Dema => 2 * (period - 1),
             MaType::Tema => 3 * (period - 1),
             MaType::Kama => period,

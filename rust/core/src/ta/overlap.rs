@@ -5,7 +5,7 @@
 //! [`super::stream`]. Either way the floating-point operations, and their order, are
 //! TA-Lib's.
 
-use super::stream::{kama_step, Bbands, Dema, Ema, Kama, Tema, Wma};
+use super::stream::{kama_step, Bbands, Dema, Ema, Kama, Tema, Trima, Wma, T3};
 use super::volatility::running_variance;
 use super::{
     check_len, check_period, fast_path, first_valid_row, run_real, warm_up, MaType, Real, TaError,
@@ -149,6 +149,30 @@ ma_batch!(
     /// TA-Lib `DEMA`: `2 EMA - EMA(EMA)`. Lookback `2 (period - 1)`.
     dema_into, dema, Dema
 );
+ma_batch!(
+    /// TA-Lib `TRIMA` (triangular moving average: weights 1, 2, .., 2, 1). Lookback
+    /// `period - 1`; `period` in 1..=100000 (1 is a copy).
+    trima_into, trima, Trima
+);
+
+/// TA-Lib `T3` (Tillson): six chained EMAs weighted by the volume factor `vfactor`
+/// (TA-Lib's default 0.7). Lookback `6 (period - 1)`; `period` in 1..=100000, `vfactor`
+/// in 0..=1.
+pub fn t3_into<T: Real>(
+    real: &[T],
+    period: usize,
+    vfactor: f64,
+    out: &mut [f64],
+) -> Result<(), TaError> {
+    run_real(T3::new(period, vfactor)?, real, out)
+}
+
+/// Allocating form of [`t3_into`].
+pub fn t3<T: Real>(real: &[T], period: usize, vfactor: f64) -> Result<Vec<f64>, TaError> {
+    let mut out = vec![0.0; real.len()];
+    t3_into(real, period, vfactor, &mut out)?;
+    Ok(out)
+}
 ma_batch!(
     /// TA-Lib `TEMA`: `3 EMA - 3 EMA(EMA) + EMA(EMA(EMA))`. Lookback `3 (period - 1)`.
     tema_into, tema, Tema

@@ -380,6 +380,167 @@ impl KamaCore {
     }
 }
 
+/// TA-Lib `TRIMA`: the triangular moving average (weights 1, 2, .., 2, 1), in TA-Lib's
+/// incremental form: a weighted numerator kept with two running sums, the older half
+/// (`sub`) and the newer half (`add`) of the window, updated with the values leaving the
+/// window, crossing its middle and entering it. (An SMA of an SMA gives the same weights,
+/// but different roundings: on a series that sits at 0, such as STOCH's %K, TA-Lib's
+/// residue is what a 1e-9 relative comparison sees.) Lookback `period - 1`.
+#[derive(Debug, Clone)]
+pub(crate) struct TrimaCore {
+    period: usize,
+    /// `period >> 1`: the middle of the window is `half` bars back.
+    half: usize,
+    factor: f64,
+    /// The last `period + 1` inputs, newest at `(pos + period) % (period + 1)`.
+    window: Vec<f64>,
+    pos: usize,
+    count: usize,
+    numerator: f64,
+    sub: f64,
+    add: f64,
+}
+
+impl TrimaCore {
+    pub(crate) fn new(period: usize) -> TrimaCore {
+        let half = period >> 1;
+        let weights = if period % 2 == 1 {
+            (half + 1) as f64 * (half + 1) as f64
+        } else {
+            half as f64 * (half + 1) as f64
+        };
+        TrimaCore {
+            period,
+            half,
+            factor: 1.0 / weights,
+            window: vec![0.0; period + 1],
+            pos: 0,
+            count: 0,
+            numerator: 0.0,
+            sub: 0.0,
+            add: 0.0,
+        }
+    }
+
+    /// The input `back` bars before the newest (0 is the newest), `back <= period`.
+    #[inline(always)]
+    fn back(&self, back: usize) -> f64 {
+        let len = self.period + 1;
+        self.window[(self.pos + len - 1 - back) % len]
+    }
+
+    #[inline(always)]
+    pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
+        let len = self.period + 1;
+        self.window[self.pos] = x;
+        self.pos = (self.pos + 1) % len;
+        let (p, half) = (self.period, self.half);
+        if self.count < p {
+            self.count += 1;
+            if self.count < p {
+                return None;
+            }
+            // The first window: the older half from the middle back to the oldest, then
+            // the newer half forward to the newest, as TA-Lib's two seeding loops.
+            let middle = if p % 2 == 1 { half } else { half - 1 };
+            for k in (0..=middle).rev() {
+                self.sub += self.back(p - 1 - k);
+                self.numerator += self.sub;
+            }
+            for k in middle + 1..p {
+                self.add += self.back(p - 1 - k);
+                self.numerator += self.add;
+            }
+            return Some(self.numerator * self.factor);
+        }
+        let (leaving, middle) = (self.back(p), self.back(half));
+        self.numerator -= self.sub;
+        self.sub -= leaving;
+        self.sub += middle;
+        if p % 2 == 1 {
+            self.numerator += self.add;
+            self.add -= middle;
+        } else {
+            self.add -= middle;
+            self.numerator += self.add;
+        }
+        self.add += x;
+        self.numerator += x;
+        Some(self.numerator * self.factor)
+    }
+}
+
+/// TA-Lib's default `vfactor` for `T3` (also what `MA` with matype 8 uses).
+pub const T3_VFACTOR: f64 = 0.7;
+
+/// One of T3's six EMAs, in TA-Lib's form: seeded with the mean of its first `period`
+/// inputs, then `k * x + (1 - k) * e`.
+#[derive(Debug, Clone)]
+struct T3Ema {
+    count: usize,
+    sum: f64,
+    e: f64,
+}
+
+/// TA-Lib `T3` (Tillson): six chained EMAs combined as `c1 e6 + c2 e5 + c3 e4 + c4 e3`
+/// with coefficients from the volume factor. Lookback `6 (period - 1)`.
+#[derive(Debug, Clone)]
+pub(crate) struct T3Core {
+    period: usize,
+    k: f64,
+    one_minus_k: f64,
+    c: [f64; 4],
+    e: [T3Ema; 6],
+}
+
+impl T3Core {
+    pub(crate) fn new(period: usize, vfactor: f64) -> T3Core {
+        let k = 2.0 / (period as f64 + 1.0);
+        let v2 = vfactor * vfactor;
+        let c1 = -(v2 * vfactor);
+        let c2 = 3.0 * (v2 - c1);
+        let c3 = -6.0 * v2 - 3.0 * (vfactor - c1);
+        let c4 = 1.0 + 3.0 * vfactor - c1 + 3.0 * v2;
+        let ema = T3Ema {
+            count: 0,
+            sum: 0.0,
+            e: 0.0,
+        };
+        T3Core {
+            period,
+            k,
+            one_minus_k: 1.0 - k,
+            c: [c1, c2, c3, c4],
+            e: std::array::from_fn(|_| ema.clone()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
+        if self.period == 1 {
+            // TA-Lib copies the input at period 1 (a NaN then poisons nothing after it).
+            return Some(x);
+        }
+        let mut v = x;
+        for e in self.e.iter_mut() {
+            if e.count < self.period {
+                e.sum += v;
+                e.count += 1;
+                if e.count < self.period {
+                    return None;
+                }
+                e.e = e.sum / self.period as f64;
+            } else {
+                e.e = (self.k * v) + (self.one_minus_k * e.e);
+            }
+            v = e.e;
+        }
+        let [c1, c2, c3, c4] = self.c;
+        let e = &self.e;
+        Some(c1 * e[5].e + c2 * e[4].e + c3 * e[3].e + c4 * e[2].e)
+    }
+}
+
 /// TA-Lib `TA_MA`: dispatch on `matype`; a period of 1 is a plain copy for every type.
 #[derive(Debug, Clone)]
 pub(crate) enum MaCore {
@@ -390,6 +551,8 @@ pub(crate) enum MaCore {
     Dema(DemaCore),
     Tema(TemaCore),
     Kama(KamaCore),
+    Trima(TrimaCore),
+    T3(T3Core),
 }
 
 impl MaCore {
@@ -404,6 +567,8 @@ impl MaCore {
             MaType::Dema => MaCore::Dema(DemaCore::new(period)),
             MaType::Tema => MaCore::Tema(TemaCore::new(period)),
             MaType::Kama => MaCore::Kama(KamaCore::new(period)),
+            MaType::Trima => MaCore::Trima(TrimaCore::new(period)),
+            MaType::T3 => MaCore::T3(T3Core::new(period, T3_VFACTOR)),
         }
     }
 
@@ -417,6 +582,8 @@ impl MaCore {
             MaCore::Dema(c) => c.update(x),
             MaCore::Tema(c) => c.update(x),
             MaCore::Kama(c) => c.update(x),
+            MaCore::Trima(c) => c.update(x),
+            MaCore::T3(c) => c.update(x),
         }
     }
 }
@@ -1374,6 +1541,63 @@ real_stream!(
     /// Streaming KAMA (TA-Lib `KAMA`; period 1 is a copy, lookback 0).
     Kama, KamaCore, if p == 1 { 0 } else { p }, |p| 1
 );
+real_stream!(
+    /// Streaming TRIMA (TA-Lib `TRIMA`).
+    Trima, TrimaCore, p - 1, |p| 1
+);
+
+/// Streaming T3 (TA-Lib `T3`, Tillson's six-EMA average with volume factor `vfactor`).
+#[derive(Debug, Clone)]
+pub struct T3 {
+    core: T3Core,
+    initial: T3Core,
+    gate: Gate,
+    period: usize,
+}
+
+impl T3 {
+    /// `period` in 1..=100000, `vfactor` in 0..=1 (TA-Lib's ranges; its default is 0.7).
+    pub fn new(period: usize, vfactor: f64) -> Result<T3, TaError> {
+        check_period("timeperiod", period, 1)?;
+        if !(0.0..=1.0).contains(&vfactor) {
+            return Err(TaError::BadParameter {
+                name: "vfactor",
+                value: vfactor,
+                range: "0..=1",
+            });
+        }
+        let core = T3Core::new(period, vfactor);
+        Ok(T3 {
+            initial: core.clone(),
+            core,
+            gate: Gate::default(),
+            period,
+        })
+    }
+}
+
+impl Indicator for T3 {
+    type Input = f64;
+    type Output = f64;
+
+    #[inline(always)]
+    fn update(&mut self, x: f64) -> f64 {
+        if !self.gate.open(x.is_nan()) {
+            return f64::NAN;
+        }
+        self.core.update(x).unwrap_or(f64::NAN)
+    }
+
+    fn reset(&mut self) {
+        self.core.clone_from(&self.initial);
+        self.gate = Gate::default();
+    }
+
+    fn lookback(&self) -> usize {
+        6 * (self.period - 1)
+    }
+}
+
 real_stream!(
     /// Streaming RSI (TA-Lib `RSI`).
     Rsi, RsiCore, p, |p| 2
