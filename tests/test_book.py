@@ -4,7 +4,6 @@ must match), with the errors a caller gets for bad input."""
 
 from __future__ import annotations
 
-import gzip
 import random
 import re
 from pathlib import Path
@@ -13,21 +12,9 @@ import numpy as np
 import pytest
 
 import baconalgo as ba
+from tests.adapters.common import received_frames
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cryptofeed"
-
-
-def received_frames(path: Path) -> list[bytes]:
-    """Frames the venue sent, from a cryptofeed capture (`<ts>: <json>` lines)."""
-    out = []
-    with gzip.open(path, "rb") as f:
-        for line in f:
-            if b" <- " in line or b" <-> " in line:
-                continue
-            _, sep, body = line.rstrip(b"\n").partition(b": ")
-            if sep:
-                out.append(body)
-    return out
 
 
 def deltas(rows: list[tuple[int, int, int]], snapshot: bool = False) -> np.ndarray:

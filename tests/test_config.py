@@ -197,3 +197,40 @@ def test_risk_section_needs_an_instrument_and_the_account_limits(tmp_path: Path)
         load_config(write(tmp_path, "[risk]\nstarting_equity = 1.0\n"), environ={})
     with pytest.raises(ConfigError, match=r"risk\.max_gross_exposure"):
         load_config(write(tmp_path, "[risk]\nstarting_equity = 1.0\n"), environ={})
+
+
+def test_venue_urls_are_configurable_and_a_bad_one_names_its_key() -> None:
+    from baconalgo.adapters import make_adapter
+    from baconalgo.adapters.base import Instrument
+
+    config = load_config(
+        None,
+        environ={
+            "BACONALGO__VENUES__OKX__WS_URL": "wss://ws.example.test/ws/v5/public",
+            "BACONALGO__VENUES__BINANCE_SPOT__REST_URL": "https://rest.example.test/api/v3/depth",
+            "BACONALGO__VENUES__KRAKEN__DEPTH": "25",
+        },
+    )
+    btc = [Instrument("BTC-USDT", "0.1", "0.00000001")]
+    assert make_adapter("okx", btc, config.venues).url == "wss://ws.example.test/ws/v5/public"
+    spot = make_adapter(
+        "binance_spot", [Instrument("BTCUSDT", "0.01", "0.00000001")], config.venues
+    )
+    assert spot.rest_url == "https://rest.example.test/api/v3/depth"  # type: ignore[attr-defined]
+    assert spot.url == "wss://stream.binance.com:9443/stream"
+    kraken = make_adapter("kraken", [Instrument("BTC/USD", "0.1", "0.00000001")], config.venues)
+    assert kraken.depth == 25 and kraken.url == "wss://ws.kraken.com/v2"  # type: ignore[attr-defined]
+    coinbase = make_adapter(
+        "coinbase", [Instrument("BTC-USD", "0.01", "0.00000001")], config.venues
+    )
+    assert coinbase.url == "wss://advanced-trade-ws.coinbase.com"
+    with pytest.raises(ValueError, match="unknown venue 'bitmex'"):
+        make_adapter("bitmex", btc, config.venues)
+    with pytest.raises(ConfigError, match=r"venues\.okx\.ws_url: .*wss://"):
+        load_config(None, environ={"BACONALGO__VENUES__OKX__WS_URL": "https://ws.okx.com"})
+    with pytest.raises(ConfigError, match=r"venues\.kraken\.depth"):
+        load_config(None, environ={"BACONALGO__VENUES__KRAKEN__DEPTH": "15"})
+    with pytest.raises(ConfigError, match=r"venues\.coinbase\.wss_url"):
+        load_config(None, environ={"BACONALGO__VENUES__COINBASE__WSS_URL": "wss://x"})
+    with pytest.raises(ConfigError, match=r"recorder\.flush_events"):
+        load_config(None, environ={"BACONALGO__RECORDER__FLUSH_EVENTS": "0"})

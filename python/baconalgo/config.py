@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -94,6 +95,69 @@ class ReplayConfig(_Section):
             InstrumentConfig(symbol="BTCUSDT", tick="0.01", lot="0.00000001"),
         ]
     )
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    url = urlsplit(value)
+    if url.scheme not in schemes or not url.netloc:
+        raise ValueError(f"must be a {' or '.join(s + '://' for s in schemes)} URL, got {value!r}")
+    return value
+
+
+class _VenueSection(_Section):
+    @field_validator("ws_url", check_fields=False)
+    @classmethod
+    def _ws(cls, v: str) -> str:
+        return _check_url(v, ("wss", "ws"))
+
+    @field_validator("rest_url", check_fields=False)
+    @classmethod
+    def _rest(cls, v: str) -> str:
+        return _check_url(v, ("https", "http"))
+
+
+class BinanceSpotVenue(_VenueSection):
+    ws_url: str = "wss://stream.binance.com:9443/stream"
+    rest_url: str = "https://api.binance.com/api/v3/depth"
+
+
+class BinanceUsdmVenue(_VenueSection):
+    ws_url: str = "wss://fstream.binance.com/public/stream"
+    rest_url: str = "https://fapi.binance.com/fapi/v1/depth"
+
+
+class OkxVenue(_VenueSection):
+    ws_url: str = "wss://ws.okx.com:8443/ws/v5/public"
+
+
+class KrakenVenue(_VenueSection):
+    ws_url: str = "wss://ws.kraken.com/v2"
+    # "v1" speaks the older protocol of the bundled recordings (wss://ws.kraken.com).
+    protocol: Literal["v2", "v1"] = "v2"
+    depth: Literal[10, 25, 100, 500, 1000] = 10
+
+
+class CoinbaseVenue(_VenueSection):
+    ws_url: str = "wss://advanced-trade-ws.coinbase.com"
+
+
+class VenuesConfig(_Section):
+    """``[venues.<name>]``: every URL an adapter connects to (live defaults)."""
+
+    binance_spot: BinanceSpotVenue = Field(default_factory=BinanceSpotVenue)
+    binance_usdm: BinanceUsdmVenue = Field(default_factory=BinanceUsdmVenue)
+    okx: OkxVenue = Field(default_factory=OkxVenue)
+    kraken: KrakenVenue = Field(default_factory=KrakenVenue)
+    coinbase: CoinbaseVenue = Field(default_factory=CoinbaseVenue)
+
+
+class RecorderConfig(_Section):
+    """``[recorder]``: record every event of the bus to Parquet (``baconalgo.recorder``)."""
+
+    enabled: bool = False
+    path: Path = REPO_ROOT / "recordings"
+    # Events buffered before a write (each write is one file per partition).
+    flush_events: int = Field(default=1_000_000, gt=0)
 
 
 class _RiskSection(BaseModel):
@@ -340,6 +404,8 @@ class Config(_Section):
     bus: BusConfig = Field(default_factory=BusConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
+    venues: VenuesConfig = Field(default_factory=VenuesConfig)
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     # No [risk] section: no risk engine.
     risk: RiskConfig | None = None
 

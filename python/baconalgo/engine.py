@@ -22,12 +22,14 @@ from baconalgo._core import Bus, __version__, cpu_features
 from baconalgo.adapters.binance import BinanceAdapter, BinanceInstrument
 from baconalgo.adapters.replay_server import BinanceReplayServer
 from baconalgo.bus import EventKind
-from baconalgo.config import Config
+from baconalgo.config import Config, RecorderConfig
 from baconalgo.errors import BusClosed, ConfigError
+from baconalgo.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 MONITOR = "monitor"
+RECORDER = "recorder"
 
 
 @dataclass
@@ -42,20 +44,16 @@ class TradeFlow:
     ts_event_ns: int = 0
 
 
-class Monitor:
-    """Polls the bus from Python in batches and keeps the trade and quote flow per
-    instrument. Each batch is reduced with numpy: no per-event Python work."""
+class _PollerThread:
+    """A bus poller drained from its own thread until the bus is closed and empty."""
 
-    def __init__(self, bus: Bus, name: str = MONITOR) -> None:
+    def __init__(self, bus: Bus, name: str) -> None:
         self.bus = bus
         self.name = name
-        self.books: dict[int, TradeFlow] = {}
-        self.events = 0
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -67,9 +65,27 @@ class Monitor:
             try:
                 batch = self.bus.poll(self.name, 65536, 0.1)
             except BusClosed:
-                return
+                break
             if len(batch):
                 self.apply(batch)
+        self.closed()
+
+    def apply(self, batch: npt.NDArray[np.void]) -> None:
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """After the last batch."""
+
+
+class Monitor(_PollerThread):
+    """Polls the bus from Python in batches and keeps the trade and quote flow per
+    instrument. Each batch is reduced with numpy: no per-event Python work."""
+
+    def __init__(self, bus: Bus, name: str = MONITOR) -> None:
+        super().__init__(bus, name)
+        self.books: dict[int, TradeFlow] = {}
+        self.events = 0
+        self._lock = threading.Lock()
 
     def apply(self, batch: npt.NDArray[np.void]) -> None:
         with self._lock:
@@ -89,6 +105,46 @@ class Monitor:
     def snapshot(self) -> dict[int, TradeFlow]:
         with self._lock:
             return {k: TradeFlow(**vars(v)) for k, v in self.books.items()}
+
+
+class RecorderConsumer(_PollerThread):
+    """Polls the bus from its own thread and writes every event to Parquet
+    (``baconalgo.recorder``) until the bus is closed and drained. A write that fails is
+    logged and reported in status; the consumer keeps polling so the bus never stalls."""
+
+    def __init__(self, bus: Bus, config: RecorderConfig, name: str = RECORDER) -> None:
+        super().__init__(bus, name)
+        self.recorder = Recorder(config.path, config.flush_events)
+        self.events = 0
+        self.lost = 0
+        self.error: str | None = None
+
+    def closed(self) -> None:
+        try:
+            self.recorder.close()
+        except OSError as e:
+            self._failed(e, 0)
+
+    def apply(self, batch: npt.NDArray[np.void]) -> None:
+        try:
+            self.recorder.write(batch)
+            self.events += len(batch)
+        except OSError as e:
+            self._failed(e, len(batch))
+
+    def _failed(self, e: OSError, lost: int) -> None:
+        self.lost += lost
+        self.error = f"{type(e).__name__}: {e}"
+        log.exception("recorder write failed", extra={"path": str(self.recorder.root)})
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "path": str(self.recorder.root),
+            "events": self.events,
+            "files": len(self.recorder.files),
+            "lost": self.lost,
+            "error": self.error,
+        }
 
 
 class FeedRunner:
@@ -189,11 +245,17 @@ class Engine:
         if self.decoder.instrument_index(replay.symbol) is None:
             raise ConfigError(f"replay.symbol: {replay.symbol!r} is not in replay.instruments")
         self.monitor = Monitor(self.bus)
+        self.recorder: RecorderConsumer | None = None
+        if config.recorder.enabled:
+            self.bus.add_poller(RECORDER)
+            self.recorder = RecorderConsumer(self.bus, config.recorder)
         self._stall: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
         self.bus.start()
         self.monitor.start()
+        if self.recorder is not None:
+            self.recorder.start()
         self.feed.start()
         log.info("engine started", extra={"version": __version__})
 
@@ -201,6 +263,9 @@ class Engine:
         self.feed.stop()
         self.bus.close()
         self.monitor.join(5.0)
+        if self.recorder is not None:
+            # Drains what the bus still holds, then writes the last files.
+            self.recorder.join(30.0)
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
@@ -296,6 +361,7 @@ class Engine:
                     c.name: self.bus.handler_stats(c.name) for c in self.config.bus.consumers
                 },
                 "top_of_book": self.top_of_book(),
+                "recorder": None if self.recorder is None else self.recorder.status(),
             },
             "config": self.config.summary(),
         }

@@ -25,6 +25,11 @@ class ConfigError(BaconAlgoError, ValueError):
     """A configuration value is missing or invalid; the message names the key."""
 
 
+class SubscriptionLimitError(BaconAlgoError, ValueError):
+    """A subscription would exceed a venue's published limit (streams per connection,
+    subscribe requests per hour); the message names the venue, the limit and the count."""
+
+
 __all__ = [
     "BaconAlgoError",
     "BusClosed",
@@ -37,5 +42,6 @@ __all__ = [
     "RiskInputError",
     "RiskLimitsError",
     "RiskRejected",
+    "SubscriptionLimitError",
     "TaError",
 ]

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,8 @@ from baconalgo.adapters.replay_server import (
     Faults,
     read_binance_recording,
 )
+from baconalgo.errors import SubscriptionLimitError
+from tests.adapters.common import run_until
 
 BTC = BinanceInstrument("BTCUSDT", "0.01", "0.00000001")
 FAST = Backoff(initial=0.01, maximum=0.1)
@@ -80,27 +83,6 @@ def last_book_ticker(path: Path) -> dict[str, str]:
     ticker = next(m for m in reversed(messages) if m.stream.endswith("@bookTicker"))
     data: dict[str, str] = json.loads(ticker.data)["data"]
     return data
-
-
-async def run_until(
-    server: BinanceReplayServer,
-    adapter: BinanceAdapter,
-    done: Callable[[], bool],
-    timeout: float = 60.0,
-    during: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    task = asyncio.create_task(adapter.run())
-    try:
-        if during is not None:
-            await during()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not (server.done.is_set() and done()):
-            assert loop.time() < deadline, f"not done in {timeout}s: {adapter.status()}"
-            await asyncio.sleep(0.02)
-    finally:
-        adapter.stop()
-        await asyncio.wait_for(task, 10)
 
 
 def book_caught_up(server: BinanceReplayServer, adapter: BinanceAdapter) -> Callable[[], bool]:
@@ -194,27 +176,65 @@ def test_drop_gap_and_malformed_frames_reconnect_resync_and_end_with_the_right_b
     assert not adapter.syncs[0].book().is_crossed()
 
 
-def test_proactive_reconnect_before_the_connection_age_limit_keeps_the_book_exact(
-    spot_recording: Path,
-) -> None:
-    limit = 4000
-    ref = reference_book(spot_recording, limit)
+def trades_in(messages: list[Any]) -> list[int]:
+    return [json.loads(m.data)["data"]["t"] for m in messages if m.stream.endswith("@trade")]
+
+
+def run_with_bus(
+    spot_recording: Path, limit: int, adapter_kwargs: dict[str, Any], **server_kwargs: Any
+) -> tuple[BinanceAdapter, np.ndarray]:
+    bus = ba.Bus(1 << 17)
+    bus.add_poller("test")
+    bus.start()
 
     async def main() -> BinanceAdapter:
-        # 4000 messages are ~35 s of exchange time: at 20x about 1.8 s, with a connection
-        # renewed every 0.4 s.
-        async with BinanceReplayServer(spot_recording, speed=20.0, limit=limit) as server:
-            adapter = adapter_for(server, max_connection_age=0.4)
+        async with BinanceReplayServer(spot_recording, limit=limit, **server_kwargs) as server:
+            adapter = adapter_for(server, **adapter_kwargs)
+            adapter.bus = bus
             await run_until(server, adapter, book_caught_up(server, adapter))
             return adapter
 
     adapter = asyncio.run(main())
+    events = bus.poll("test", 1 << 17)
+    bus.close()
+    return adapter, events
+
+
+def test_connection_renewed_before_the_age_limit_by_handover_loses_nothing(
+    spot_recording: Path,
+) -> None:
+    """Binance's 24-hour limit, scaled down: a connection renewed every 0.4 s, each time
+    by opening the next one before leaving the last: no gap, no resync, every trade of
+    the recording on the bus exactly once."""
+    limit = 4000
+    ref = reference_book(spot_recording, limit)
+    # 4000 messages are ~35 s of exchange time: at 20x about 1.8 s.
+    adapter, events = run_with_bus(spot_recording, limit, {"max_connection_age": 0.4}, speed=20.0)
     c = adapter.counters
-    assert c.proactive_reconnects >= 2
-    assert c.reconnects == c.proactive_reconnects
-    assert c.gaps == 0
-    assert c.resyncs == c.reconnects
+    assert c.handovers >= 2
+    assert c.reconnects == 0 and c.gaps == 0 and c.resyncs == 0 and c.snapshots == 1
     assert_same_book(adapter, ref)
+    messages, _, _ = read_binance_recording(spot_recording)
+    trade_ids = events["id"][events["kind"] == ba.EventKind.TRADE].tolist()
+    assert trade_ids == trades_in(messages[:limit])
+
+
+def test_scheduled_disconnect_is_handed_over_without_a_gap(spot_recording: Path) -> None:
+    """The replay server announces a shutdown (Binance's ``serverShutdown``) and closes
+    the connection 1000 messages later: the adapter has moved to a new one by then."""
+    limit = 4000
+    ref = reference_book(spot_recording, limit)
+    adapter, events = run_with_bus(
+        spot_recording, limit, {}, speed=20.0, faults=Faults(shutdown={1500: 1000})
+    )
+    c = adapter.counters
+    assert c.handovers == 1 and c.connects == 2
+    assert c.reconnects == 0 and c.gaps == 0 and c.resyncs == 0
+    assert c.handover_duplicates > 0  # the overlap was real, and dropped
+    assert_same_book(adapter, ref)
+    messages, _, _ = read_binance_recording(spot_recording)
+    trade_ids = events["id"][events["kind"] == ba.EventKind.TRADE].tolist()
+    assert trade_ids == trades_in(messages[:limit])
 
 
 def test_subscribe_and_unsubscribe_at_run_time(spot_recording: Path) -> None:
@@ -285,3 +305,14 @@ def test_unreachable_venue_is_retried_with_backoff_without_raising() -> None:
     assert adapter.counters.connects == 0
     assert adapter.counters.last_error is not None
     assert "Connect" in adapter.counters.last_error or "Errno" in adapter.counters.last_error
+
+
+def test_streams_beyond_binance_limit_are_refused_with_a_clear_error() -> None:
+    """Binance allows 1024 streams per connection (PROTOCOLS.md 1.1)."""
+    adapter = BinanceAdapter("spot", [BTC], channels=("trade",))
+    many = [f"sym{i}usdt@trade" for i in range(1023)]
+    asyncio.run(adapter.subscribe(many))
+    assert len(adapter.streams) == 1024
+    with pytest.raises(SubscriptionLimitError, match=r"1025 streams .* 1024"):
+        asyncio.run(adapter.subscribe(["ethusdt@trade"]))
+    assert len(adapter.streams) == 1024

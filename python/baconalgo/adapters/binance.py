@@ -6,8 +6,11 @@ buffered; once a symbol's first diff is buffered its REST snapshot is fetched an
 buffer replayed on it. A gap in update ids (spot ``U != prev u + 1``, USD-M
 ``pu != prev u``) discards that book and fetches a new snapshot; a snapshot too old to
 bridge the buffer is fetched again. Connections are renewed before Binance's 24-hour
-limit, and at once on a ``serverShutdown`` event; the new connection resyncs from a fresh
-snapshot, so the book never silently misses an update.
+limit, and at once on a ``serverShutdown`` event, by handover: the new connection is
+opened and subscribed while the old one still delivers, and the adapter moves to it once
+both carry the same message (duplicates dropped by sequence number: diff ``u``, trade
+id, bookTicker ``u``), so no event is lost and the book needs no resync. If the old
+connection dies first, the book sees any gap and resyncs from a snapshot.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -24,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baconalgo._core import BinanceBookSync, BinanceDecoder, Bus, now_ns
-from baconalgo.adapters.base import VenueLimits, WebsocketAdapter
+from baconalgo.adapters.base import Instrument, VenueLimits, WebsocketAdapter
 from baconalgo.bus import EventKind
 from baconalgo.errors import FeedError
 
@@ -39,11 +41,7 @@ USDM_REST_URL = "https://fapi.binance.com/fapi/v1/depth"
 DEFAULT_MAX_CONNECTION_AGE = 23.5 * 3600
 
 
-@dataclass(frozen=True)
-class BinanceInstrument:
-    symbol: str
-    tick: str
-    lot: str
+BinanceInstrument = Instrument
 
 
 class BinanceAdapter(WebsocketAdapter):
@@ -63,6 +61,7 @@ class BinanceAdapter(WebsocketAdapter):
         snapshot_retry_delay: float = 0.2,
         max_connection_age: float | None = DEFAULT_MAX_CONNECTION_AGE,
         http_timeout: float = 10.0,
+        handover_timeout: float = 30.0,
         **kwargs: Any,
     ) -> None:
         if market not in ("spot", "usdm"):
@@ -79,6 +78,7 @@ class BinanceAdapter(WebsocketAdapter):
             decoder,
             bus,
             max_connection_age=max_connection_age,
+            handover_timeout=handover_timeout,
             # Spot pings every 20 s, USD-M every 3 min; the library answers them. Our own
             # pings only detect a dead connection sooner.
             ping_interval=kwargs.pop("ping_interval", 20.0 if market == "spot" else 180.0),
@@ -138,7 +138,7 @@ class BinanceAdapter(WebsocketAdapter):
             self.counters.messages += 1
             self.counters.control += 1
             log.info("server shutdown announced", extra={"venue": self.venue})
-            self.request_reconnect("serverShutdown")
+            self.request_handover("serverShutdown")
             return
         super().handle_frame(data, ts_recv_ns)
 
