@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-backtest clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -52,6 +52,10 @@ bench-python: build
 bench-python-feed: build
 	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
 	$(PY) benches/feed_python.py
+
+bench-backtest: build
+	$(PY) -m pip install --quiet nautilus_trader vectorbt
+	$(PY) benches/backtest_python.py
 
 clean:
 	rm -rf target $(VENV)

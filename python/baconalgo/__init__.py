@@ -5,12 +5,13 @@ The public API, re-exported from the domain modules.
 
 from __future__ import annotations
 
-from baconalgo import ta
+from baconalgo import backtest, ta
 from baconalgo._core import __version__, cpu_features, now_ns
 from baconalgo.book import BinanceBookSync, KrakenBookSync, OkxBookSync, OrderBook
 from baconalgo.bus import EVENT_DTYPE, HANDLERS, Bus, EventKind, Side, events
 from baconalgo.config import Config, load_config
 from baconalgo.errors import (
+    BacktestError,
     BaconAlgoError,
     BusClosed,
     BusError,
@@ -35,10 +36,12 @@ from baconalgo.risk import (
     RiskLimits,
     TradingState,
 )
+from baconalgo.strategy import Strategy
 
 __all__ = [
     "EVENT_DTYPE",
     "HANDLERS",
+    "BacktestError",
     "BaconAlgoError",
     "BinanceBookSync",
     "BinanceDecoder",
@@ -69,9 +72,11 @@ __all__ = [
     "RiskLimitsError",
     "RiskRejected",
     "Side",
+    "Strategy",
     "TaError",
     "TradingState",
     "__version__",
+    "backtest",
     "cpu_features",
     "events",
     "load_config",

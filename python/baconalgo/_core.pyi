@@ -672,3 +672,154 @@ def kelly_fractional_weights(weights: _F64, fraction: float, max_gross: float) -
 def kelly_size_lots(
     fraction: float, equity_quote: float, price_ticks: int, quote_per_tick_lot: float, max_lots: int
 ) -> int: ...
+
+# ---------------------------------------------------------------- backtest
+
+class BacktestError(BaconAlgoError, ValueError): ...
+
+class Bar:
+    ts_ns: Final[int]
+    open: Final[float]
+    high: Final[float]
+    low: Final[float]
+    close: Final[float]
+    volume: Final[float]
+    index: Final[int]
+    def __init__(
+        self,
+        ts_ns: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float = 0.0,
+        index: int = 0,
+    ) -> None: ...
+    def copy(self) -> Bar: ...
+
+class Indicator:
+    def __init__(self, indicator: Any, inputs: list[str]) -> None: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def previous(self) -> Any: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def indicator(self) -> Any: ...
+    def feed(self, bar: Bar) -> None: ...
+
+class OrderUpdate:
+    client_order_id: Final[int]
+    status: Final[str]
+    side: Final[str]
+    price: Final[float | None]
+    qty: Final[float]
+    filled_qty: Final[float]
+    leaves_qty: Final[float]
+    fee: Final[float]
+    liquidity: Final[str | None]
+    reason: Final[str | None]
+    reason_code: Final[int]
+    is_final: Final[bool]
+    ts_ns: Final[int]
+    @property
+    def is_fill(self) -> bool: ...
+
+_U64 = npt.NDArray[np.uint64]
+
+class BarBroker:
+    def __init__(
+        self,
+        init_cash: float,
+        tick_size: float,
+        lot_size: float,
+        taker_fee: float = 0.0,
+        maker_fee: float = 0.0,
+        slippage: float = 0.0,
+        liquidity: float = 1e12,
+        risk_instruments: Sequence[Any] | None = None,
+        risk_limits: Any = None,
+        risk_starting_equity: float | None = None,
+    ) -> None: ...
+    def submit(
+        self,
+        side: Any,
+        qty: float,
+        price: float | None = None,
+        tif: str = "gtc",
+        post_only: bool = False,
+    ) -> int: ...
+    def cancel(self, client_order_id: int) -> None: ...
+    def replace(
+        self, client_order_id: int, price: float | None = None, qty: float | None = None
+    ) -> None: ...
+    @property
+    def cash(self) -> float: ...
+    @property
+    def position(self) -> float: ...
+    @property
+    def position_lots(self) -> int: ...
+    @property
+    def equity(self) -> float: ...
+    @property
+    def tick_size(self) -> float: ...
+    @property
+    def lot_size(self) -> float: ...
+    @property
+    def ts_ns(self) -> int: ...
+    @property
+    def bars(self) -> int: ...
+    def quote(self) -> tuple[float, float]: ...
+    def max_buy_qty(self) -> float: ...
+    def open_orders(self) -> list[tuple[int, str, float, float, float, str]]: ...
+    def set_ema_cross(self, fast: int, slow: int) -> None: ...
+    def run_rule(
+        self, ts: _U64, open: _F64, high: _F64, low: _F64, close: _F64, volume: _F64
+    ) -> None: ...
+    @staticmethod
+    def run(
+        broker: BarBroker,
+        on_bar: Any,
+        on_fill: Any,
+        on_update: Any,
+        indicators: list[Indicator],
+        ts: _U64,
+        open: _F64,
+        high: _F64,
+        low: _F64,
+        close: _F64,
+        volume: _F64,
+    ) -> None: ...
+    def result(self, ann_factor: float) -> dict[str, Any]: ...
+
+def backtest_simulate(
+    close: _F64,
+    entries: _Bool,
+    exits: _Bool,
+    init_cash: float,
+    fees: float,
+    slippage: float,
+    size: float | None,
+    direction: str,
+    ann_factor: float,
+) -> dict[str, Any]: ...
+def backtest_simulate_targets(
+    close: _F64,
+    targets: _F64,
+    init_cash: float,
+    fees: float,
+    slippage: float,
+    direction: str,
+    ann_factor: float,
+) -> dict[str, Any]: ...
+def backtest_ema_cross_sweep(
+    close: _F64,
+    fast: npt.NDArray[np.int64],
+    slow: npt.NDArray[np.int64],
+    init_cash: float,
+    fees: float,
+    slippage: float,
+    size: float | None,
+    direction: str,
+) -> dict[str, Any]: ...

@@ -1,20 +1,24 @@
-"""``baconalgo`` command line: run the engine, show the version and CPU features."""
+"""``baconalgo`` command line: run the engine, backtest a strategy, show the version and
+CPU features."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import json
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from baconalgo._core import __version__, cpu_features
 from baconalgo.config import Config, load_config
 from baconalgo.engine import Engine
-from baconalgo.errors import ConfigError
+from baconalgo.errors import BaconAlgoError, ConfigError
 from baconalgo.server import serve
 
 
@@ -33,6 +37,19 @@ def _parser() -> argparse.ArgumentParser:
         "--exit-when-done", action="store_true", help="stop when the replay has finished"
     )
     run.add_argument("--log-level", default="INFO")
+    bt = sub.add_parser(
+        "backtest",
+        help="backtest a strategy over bars: path/to/file.py:ClassName (or module:ClassName)",
+    )
+    bt.add_argument("strategy", help="the Strategy subclass, as path/to/file.py:ClassName")
+    bt.add_argument(
+        "--data", required=True, type=Path, help="bars: .csv[.gz], .parquet or a recorder dir"
+    )
+    bt.add_argument("--config", type=Path, help="TOML configuration ([backtest], optional [risk])")
+    bt.add_argument("--out", type=Path, help="write the result tables (Parquet) and metrics here")
+    bt.add_argument("--report", type=Path, help="write an HTML report (equity, drawdown, trades)")
+    bt.add_argument("--instrument", type=int, help="instrument index in a recorder dir")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("version", help="print the version")
     sub.add_parser("cpu", help="print the CPU features the kernels can use")
     return p
@@ -106,8 +123,65 @@ async def _run(config: Config, duration: float | None, exit_when_done: bool) -> 
     return engine
 
 
+def load_strategy(spec: str) -> type[Any]:
+    """``path/to/file.py:ClassName`` or ``package.module:ClassName`` -> the class."""
+    from baconalgo.strategy import Strategy
+
+    target, sep, name = spec.rpartition(":")
+    if not sep or not target or not name:
+        raise ValueError(f"strategy {spec!r}: expected path/to/file.py:ClassName")
+    if target.endswith(".py") or os.sep in target:
+        path = Path(target)
+        if not path.is_file():
+            raise ValueError(f"strategy file {path} does not exist")
+        module_name = f"baconalgo_user_{path.stem}"
+        loader = importlib.util.spec_from_file_location(module_name, path)
+        if loader is None or loader.loader is None:
+            raise ValueError(f"cannot load {path} as a Python module")
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[module_name] = module
+        loader.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ValueError(f"{spec}: {name} is not a baconalgo.Strategy subclass in {target}")
+    return cls
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from baconalgo import backtest
+
+    config = load_config(args.config, dict(os.environ))
+    cls = load_strategy(args.strategy)
+    result = backtest.run(
+        cls(),
+        args.data,
+        backtest.config_from(config.backtest),
+        risk=config.risk,
+        progress=False if args.quiet else None,
+        instrument=args.instrument,
+    )
+    print(result.summary())
+    if args.out is not None:
+        for path in result.write(args.out):
+            print(f"wrote {path}")
+    if args.report is not None:
+        from baconalgo.backtest.report import write_report
+
+        title = f"{cls.__name__} on {args.data.name}"
+        print(f"wrote {write_report(result, args.report, title=title)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "backtest":
+        try:
+            return _backtest(args)
+        except (ConfigError, BaconAlgoError, ValueError, FileNotFoundError) as e:
+            print(f"baconalgo backtest: {e}", file=sys.stderr)
+            return 2
     if args.command == "version":
         print(__version__)
         return 0

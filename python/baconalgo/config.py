@@ -400,6 +400,24 @@ def _steps(value: Decimal, step: Decimal, key: str, unit: str) -> int:
     return int(n)
 
 
+class BacktestSection(_Section):
+    """The ``[backtest]`` section: the simulated venue and account of ``baconalgo
+    backtest`` (see ``baconalgo.backtest.BacktestConfig``). Tick and lot are decimal
+    strings; with a ``[risk]`` section they must equal its first instrument's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    init_cash: float = Field(default=10_000.0, gt=0)
+    tick: Decimal = Field(default=Decimal("0.01"), gt=0)
+    lot: Decimal = Field(default=Decimal("0.00000001"), gt=0)
+    taker_fee: float = Field(default=0.0, gt=-1, lt=1)
+    maker_fee: float = Field(default=0.0, gt=-1, lt=1)
+    slippage: float = Field(default=0.0, ge=0, lt=1)
+    # Quantity each simulated quote offers; unset = unlimited.
+    liquidity: float | None = Field(default=None, gt=0)
+    chunk_bars: int = Field(default=65_536, gt=0)
+
+
 class Config(_Section):
     bus: BusConfig = Field(default_factory=BusConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -408,6 +426,7 @@ class Config(_Section):
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     # No [risk] section: no risk engine.
     risk: RiskConfig | None = None
+    backtest: BacktestSection = Field(default_factory=BacktestSection)
 
     def summary(self) -> dict[str, Any]:
         """The configuration as plain data with anything secret-looking redacted."""

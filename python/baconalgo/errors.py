@@ -7,6 +7,7 @@ are raised from Python and name the offending key.
 from __future__ import annotations
 
 from baconalgo._core import (
+    BacktestError,
     BaconAlgoError,
     BusClosed,
     BusError,
@@ -31,6 +32,7 @@ class SubscriptionLimitError(BaconAlgoError, ValueError):
 
 
 __all__ = [
+    "BacktestError",
     "BaconAlgoError",
     "BusClosed",
     "BusError",

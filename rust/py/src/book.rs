@@ -25,7 +25,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A side given as `Side.BID`/`Side.ASK` (1/2) or "bid"/"ask"/"buy"/"sell".
-fn parse_side(side: &Bound<'_, PyAny>) -> PyResult<Side> {
+pub(crate) fn parse_side(side: &Bound<'_, PyAny>) -> PyResult<Side> {
     if let Ok(v) = side.extract::<i64>() {
         return match v {
             1 => Ok(Side::Buy),

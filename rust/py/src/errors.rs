@@ -1,5 +1,6 @@
 //! Python exception classes for the core's error enums, re-exported by `baconalgo.errors`.
 
+use baconalgo_core::backtest::BacktestError as CoreBacktestError;
 use baconalgo_core::bus::BusError as CoreBusError;
 use baconalgo_core::risk::{LimitsError, RejectReason, RiskError as CoreRiskError};
 use baconalgo_core::ta::TaError as CoreTaError;
@@ -225,6 +226,38 @@ pub fn ta_err_msg(py: Python<'_>, msg: String) -> PyErr {
     }
 }
 
+/// `BacktestError(BaconAlgoError, ValueError)`: backtest inputs or parameters are unusable
+/// (the message names the field and the rule).
+static BACKTEST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn backtest_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    BACKTEST_ERROR
+        .get_or_try_init(py, || {
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<BaconAlgoError>(),
+                    py.get_type::<PyValueError>(),
+                ],
+            )?;
+            make_class(
+                py,
+                "BacktestError",
+                bases,
+                "Backtest inputs or parameters are unusable; the message names the field.",
+            )
+        })
+        .map(|t| t.bind(py).clone())
+}
+
+/// Maps a core backtest error to `BacktestError`.
+pub fn backtest_err(py: Python<'_>, e: CoreBacktestError) -> PyErr {
+    match backtest_error_type(py) {
+        Ok(ty) => PyErr::from_type(ty, e.to_string()),
+        Err(e) => e,
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("BaconAlgoError", py.get_type::<BaconAlgoError>())?;
@@ -238,6 +271,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RiskInputError", risk_input_error_type(py)?)?;
     m.add("RiskLimitsError", risk_limits_error_type(py)?)?;
     m.add("TaError", ta_error_type(py)?)?;
+    m.add("BacktestError", backtest_error_type(py)?)?;
     Ok(())
 }
 

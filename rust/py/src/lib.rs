@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod backtest;
 mod bars;
 mod book;
 mod bus;
@@ -32,5 +33,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ta::register(m)?;
     book::register(m)?;
     risk::register(m)?;
+    backtest::register(m)?;
     Ok(())
 }

@@ -6,8 +6,8 @@
 use pyo3::prelude::*;
 
 mod engine;
-mod limits;
-mod names;
+pub(crate) mod limits;
+pub(crate) mod names;
 mod stats;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

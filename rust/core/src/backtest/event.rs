@@ -12,11 +12,19 @@
 //! strategy pays the taker fee on orders that trade on arrival and the maker fee on
 //! resting orders that are hit. Cash and position are kept in lots and quote currency;
 //! equity is `cash + position x close` after each bar.
+//!
+//! [`BarSim`] is that loop as a machine stepped bar by bar (so bars may arrive in chunks
+//! and a Python strategy can drive it), with an optional [`RiskEngine`] in front of the
+//! venue; [`run_bars`] runs a Rust [`Strategy`] through it.
 
-use super::vectorized::{exit_trades, BacktestError, Order, Trade};
-use crate::model::{OrderRequest, OrderType, Side, TimeInForce};
+use std::collections::HashMap;
+
+use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
+use crate::model::{Fill, OrderRequest, OrderType, Side, TimeInForce};
+use crate::risk::{RejectReason, RiskEngine};
 use crate::venue::{
-    EngineConfig, ExecReport, FeeSchedule, MatchingEngine, StpMode, VenueInstrument,
+    EngineConfig, ExecKind, ExecReport, FeeSchedule, Liquidity, MatchingEngine, OrderView, StpMode,
+    VenueInstrument,
 };
 
 /// One OHLCV bar (floats: bars are an edge format; the venue works in ticks).
@@ -46,21 +54,38 @@ pub struct BarConfig {
     pub liquidity_lots: i64,
 }
 
-/// What a strategy may do from a callback: send and cancel orders, read its state.
-pub struct Context<'a> {
-    bar_index: usize,
-    close: f64,
-    cash: f64,
-    position_lots: i64,
-    cfg: &'a BarConfig,
-    next_id: &'a mut u64,
-    outbox: &'a mut Vec<Request>,
+impl BarConfig {
+    /// `price` in whole ticks; an error when it is not finite, not positive or more than
+    /// a millionth of a tick off the grid.
+    pub fn price_ticks(&self, price: f64) -> Result<i64, BacktestError> {
+        on_grid(
+            "price",
+            price,
+            self.tick_size,
+            "a positive multiple of tick_size",
+        )
+    }
+
+    /// `qty` in whole lots, under the same rules as [`price_ticks`](Self::price_ticks).
+    pub fn qty_lots(&self, qty: f64) -> Result<i64, BacktestError> {
+        on_grid("qty", qty, self.lot_size, "a positive multiple of lot_size")
+    }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Request {
-    Submit(OrderRequest, TimeInForce),
-    Cancel(u64),
+fn on_grid(
+    field: &'static str,
+    value: f64,
+    step: f64,
+    rule: &'static str,
+) -> Result<i64, BacktestError> {
+    let steps = value / step;
+    let whole = steps.round();
+    if !(value.is_finite() && value > 0.0 && (1.0..9.0e18).contains(&whole))
+        || (steps - whole).abs() > 1e-6
+    {
+        return Err(bad(field, value, rule));
+    }
+    Ok(whole as i64)
 }
 
 /// The owner id of the synthetic liquidity provider; strategies are owner 0.
@@ -68,83 +93,105 @@ const LP_OWNER: u16 = u16::MAX;
 /// Client id of the liquidity provider's quote (strategy ids count up from 1).
 const LP_ID: u64 = u64::MAX;
 
-impl Context<'_> {
-    pub fn bar_index(&self) -> usize {
-        self.bar_index
-    }
-    pub fn cash(&self) -> f64 {
-        self.cash
-    }
-    pub fn position_lots(&self) -> i64 {
-        self.position_lots
-    }
-    /// Cash plus the position valued at the current close.
-    pub fn equity(&self) -> f64 {
-        self.cash + self.position_lots as f64 * self.cfg.lot_size * self.close
-    }
-    pub fn config(&self) -> &BarConfig {
-        self.cfg
-    }
-
-    /// Sends an order; returns its client id.
-    pub fn submit(
-        &mut self,
-        side: Side,
-        order_type: OrderType,
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Submit(OrderRequest, TimeInForce),
+    Cancel(u64),
+    Replace {
+        client_order_id: u64,
         price_ticks: i64,
         qty_lots: i64,
-        tif: TimeInForce,
-    ) -> u64 {
-        *self.next_id += 1;
-        let id = *self.next_id;
-        let mut req = OrderRequest::limit(0, 0, side, price_ticks, qty_lots, id);
-        req.order_type = order_type;
-        self.outbox.push(Request::Submit(req, tif));
-        id
-    }
+    },
+}
 
-    /// A market order.
-    pub fn market(&mut self, side: Side, qty_lots: i64) -> u64 {
-        self.submit(side, OrderType::Market, 0, qty_lots, TimeInForce::Ioc)
-    }
+/// One report for the strategy: the venue's [`ExecReport`], or a `Rejected` report the
+/// risk engine made (with `risk` set, `seq` 0: the venue never saw the order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimReport {
+    pub report: ExecReport,
+    pub risk: Option<RejectReason>,
+}
 
-    pub fn cancel(&mut self, client_order_id: u64) {
-        self.outbox.push(Request::Cancel(client_order_id));
-    }
-
-    /// The lots that `cash` buys at the liquidity provider's current ask, fees included
-    /// (vectorbt's all-in size, floored to the lot).
-    pub fn max_buy_lots(&self) -> i64 {
-        let ask = ask_ticks(self.close, self.cfg) as f64 * self.cfg.tick_size;
-        let lots = self.cash / (1.0 + self.cfg.taker_fee) / ask / self.cfg.lot_size;
-        if lots.is_finite() && lots > 0.0 {
-            // A hair under the exact quotient so float noise never buys more than cash.
-            (lots * (1.0 - 1e-12)).floor() as i64
-        } else {
-            0
+impl SimReport {
+    /// The reject / cancel reason as one code: risk codes are 1-99, venue codes 101 and
+    /// up (they never collide), 0 when there is none.
+    pub fn reason_code(&self) -> u16 {
+        match (self.risk, self.report.reason) {
+            (Some(r), _) => r.code(),
+            (None, Some(v)) => v.code(),
+            (None, None) => 0,
         }
     }
 }
 
-/// A trading strategy driven by bars.
-pub trait Strategy {
-    /// Called once per bar, after the venue has the bar's quotes.
-    fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar);
-    /// Called for each execution report of the strategy's orders.
-    fn on_report(&mut self, _ctx: &mut Context<'_>, _report: &ExecReport) {}
+/// The life of one strategy order, for the orders table of a result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderRecord {
+    pub client_order_id: u64,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub tif: TimeInForce,
+    /// Limit price (0 for market orders); the latest after a replace.
+    pub price_ticks: i64,
+    /// Ordered quantity (filled plus what rests after a replace).
+    pub qty_lots: i64,
+    pub filled_lots: i64,
+    /// Sum of fill price x fill quantity, for the average fill price.
+    pub filled_ticks_lots: f64,
+    pub fees_quote: f64,
+    /// The latest report's kind.
+    pub status: ExecKind,
+    /// [`SimReport::reason_code`] of the report that finished the order (0 if none).
+    pub reason_code: u16,
+    pub bar_submitted: usize,
+    pub ts_submitted_ns: u64,
+    /// The bar of the last report.
+    pub bar_updated: usize,
+    pub ts_updated_ns: u64,
+}
+
+impl OrderRecord {
+    /// Average fill price in ticks (NaN before any fill).
+    pub fn avg_price_ticks(&self) -> f64 {
+        if self.filled_lots == 0 {
+            f64::NAN
+        } else {
+            self.filled_ticks_lots / self.filled_lots as f64
+        }
+    }
 }
 
 /// The output of a bar backtest.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BarResult {
-    /// Every report the strategy received, in order.
-    pub reports: Vec<ExecReport>,
+    /// Every report the strategy received, in order (risk refusals included).
+    pub reports: Vec<SimReport>,
     /// The strategy's fills as orders (bar index, size in asset units, price, fee).
     pub orders: Vec<Order>,
+    /// Every order the strategy sent, in submission order.
+    pub order_log: Vec<OrderRecord>,
     pub trades: Vec<Trade>,
     pub position: Vec<f64>,
     pub cash: Vec<f64>,
     pub equity: Vec<f64>,
+    pub init_cash: f64,
+    /// Risk-engine calls that failed (an order state the risk engine did not expect);
+    /// counted, never silently dropped.
+    pub risk_errors: u64,
+}
+
+impl BarResult {
+    /// The result as a vectorized [`Portfolio`], for [`metrics`](super::metrics).
+    pub fn portfolio(&self) -> Portfolio {
+        Portfolio {
+            orders: self.orders.clone(),
+            trades: self.trades.clone(),
+            position: self.position.clone(),
+            cash: self.cash.clone(),
+            equity: self.equity.clone(),
+            init_cash: self.init_cash,
+        }
+    }
 }
 
 fn ask_ticks(close: f64, cfg: &BarConfig) -> i64 {
@@ -160,7 +207,587 @@ fn bad(field: &'static str, value: f64, rule: &'static str) -> BacktestError {
     BacktestError::OutOfRange { field, value, rule }
 }
 
-/// Runs `strategy` over `bars`.
+/// The bar backtest as a machine a driver steps through, bar by bar: [`open_bar`]
+/// (the bar's quotes meet resting orders), the strategy acts ([`submit`], [`cancel`],
+/// [`replace`] queue requests), [`process`] serves the queue (repeat while the
+/// strategy reacts to reports), [`close_bar`] books the bar's equity. [`run_bars`] and
+/// [`BarSim::run_chunk`] drive it with a Rust [`Strategy`]; the Python bindings drive it
+/// with a Python one. Bars can arrive in chunks of any size: the state carries over.
+///
+/// With a [`RiskEngine`] every order is checked before it reaches the venue (a refusal
+/// is a `Rejected` report with the risk reason), the close is its reference price, and
+/// fills, cancels and venue rejects keep its positions and working orders in step.
+///
+/// [`open_bar`]: BarSim::open_bar
+/// [`submit`]: BarSim::submit
+/// [`cancel`]: BarSim::cancel
+/// [`replace`]: BarSim::replace
+/// [`process`]: BarSim::process
+/// [`close_bar`]: BarSim::close_bar
+#[derive(Debug, Clone)]
+pub struct BarSim {
+    cfg: BarConfig,
+    engine: MatchingEngine,
+    risk: Option<RiskEngine>,
+    cash: f64,
+    position_lots: i64,
+    next_id: u64,
+    /// Bars opened so far; the current bar is `bars - 1`.
+    bars: usize,
+    bar: Bar,
+    bid_ticks: i64,
+    ask_ticks: i64,
+    outbox: Vec<Request>,
+    scratch: Vec<ExecReport>,
+    /// Index into `res.order_log` of each working order.
+    working: HashMap<u64, usize>,
+    res: BarResult,
+}
+
+impl BarSim {
+    pub fn new(cfg: BarConfig, risk: Option<RiskEngine>) -> Result<BarSim, BacktestError> {
+        for (f, v) in [
+            ("init_cash", cfg.init_cash),
+            ("tick_size", cfg.tick_size),
+            ("lot_size", cfg.lot_size),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(f, v, "finite and > 0"));
+            }
+        }
+        if !(cfg.slippage.is_finite() && (0.0..1.0).contains(&cfg.slippage)) {
+            return Err(bad("slippage", cfg.slippage, "0 <= slippage < 1"));
+        }
+        if cfg.liquidity_lots <= 0 {
+            return Err(bad("liquidity_lots", cfg.liquidity_lots as f64, "> 0"));
+        }
+        if let Some(r) = &risk {
+            if r.instrument_count() == 0 {
+                return Err(bad(
+                    "risk instruments",
+                    0.0,
+                    "the risk engine knows instrument 0",
+                ));
+            }
+        }
+        let spec = VenueInstrument {
+            quote_per_tick_lot: cfg.tick_size * cfg.lot_size,
+            fees: FeeSchedule {
+                maker_bps: cfg.maker_fee * 1e4,
+                taker_bps: cfg.taker_fee * 1e4,
+            },
+        };
+        let engine = MatchingEngine::new(EngineConfig {
+            instruments: vec![spec],
+            stp: StpMode::CancelNewest,
+            capacity: 4096,
+        })
+        .map_err(|_| bad("fees", cfg.taker_fee, "finite"))?;
+        Ok(BarSim {
+            cfg,
+            engine,
+            risk,
+            cash: cfg.init_cash,
+            position_lots: 0,
+            next_id: 0,
+            bars: 0,
+            bar: Bar::default(),
+            bid_ticks: 0,
+            ask_ticks: 0,
+            outbox: Vec::with_capacity(16),
+            scratch: Vec::with_capacity(64),
+            working: HashMap::new(),
+            res: BarResult {
+                init_cash: cfg.init_cash,
+                ..BarResult::default()
+            },
+        })
+    }
+
+    pub fn config(&self) -> &BarConfig {
+        &self.cfg
+    }
+    /// Index of the current bar (0 before the first).
+    pub fn bar_index(&self) -> usize {
+        self.bars.saturating_sub(1)
+    }
+    pub fn bar(&self) -> &Bar {
+        &self.bar
+    }
+    pub fn cash(&self) -> f64 {
+        self.cash
+    }
+    pub fn position_lots(&self) -> i64 {
+        self.position_lots
+    }
+    /// Cash plus the position valued at the current close.
+    pub fn equity(&self) -> f64 {
+        self.cash + self.position_lots as f64 * self.cfg.lot_size * self.bar.close
+    }
+    /// The liquidity provider's current (bid, ask) in ticks.
+    pub fn quote_ticks(&self) -> (i64, i64) {
+        (self.bid_ticks, self.ask_ticks)
+    }
+    pub fn risk(&self) -> Option<&RiskEngine> {
+        self.risk.as_ref()
+    }
+    /// The strategy's working orders, oldest first.
+    pub fn open_orders(&self) -> Vec<OrderView> {
+        let mut idx: Vec<usize> = self.working.values().copied().collect();
+        idx.sort_unstable();
+        idx.iter()
+            .filter_map(|&i| self.engine.order(self.res.order_log[i].client_order_id))
+            .collect()
+    }
+    /// The record of one order (working or finished).
+    pub fn order_record(&self, client_order_id: u64) -> Option<&OrderRecord> {
+        self.res
+            .order_log
+            .iter()
+            .rev()
+            .find(|o| o.client_order_id == client_order_id)
+    }
+    /// Bars booked so far.
+    pub fn bars_closed(&self) -> usize {
+        self.res.equity.len()
+    }
+
+    /// The lots that `cash` buys at the liquidity provider's current ask, fees included
+    /// (vectorbt's all-in size, floored to the lot).
+    pub fn max_buy_lots(&self) -> i64 {
+        let ask = self.ask_ticks as f64 * self.cfg.tick_size;
+        let lots = self.cash / (1.0 + self.cfg.taker_fee) / ask / self.cfg.lot_size;
+        if lots.is_finite() && lots > 0.0 {
+            // A hair under the exact quotient so float noise never buys more than cash.
+            (lots * (1.0 - 1e-12)).floor() as i64
+        } else {
+            0
+        }
+    }
+
+    /// Queues an order; returns its client id. Served by [`process`](Self::process).
+    pub fn submit(
+        &mut self,
+        side: Side,
+        order_type: OrderType,
+        price_ticks: i64,
+        qty_lots: i64,
+        tif: TimeInForce,
+    ) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut req = OrderRequest::limit(0, 0, side, price_ticks, qty_lots, id);
+        req.order_type = order_type;
+        self.outbox.push(Request::Submit(req, tif));
+        id
+    }
+
+    /// Queues a cancel.
+    pub fn cancel(&mut self, client_order_id: u64) {
+        self.outbox.push(Request::Cancel(client_order_id));
+    }
+
+    /// Queues a replace: new limit price and new remaining quantity.
+    pub fn replace(&mut self, client_order_id: u64, price_ticks: i64, qty_lots: i64) {
+        self.outbox.push(Request::Replace {
+            client_order_id,
+            price_ticks,
+            qty_lots,
+        });
+    }
+
+    /// Whether requests are waiting for [`process`](Self::process).
+    pub fn has_requests(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// Starts a bar: the liquidity provider's quotes meet our resting orders, one side at
+    /// a time (a bid and an ask at the same price would be a locked book the venue does
+    /// not allow). The strategy's reports are appended to `out`.
+    pub fn open_bar(&mut self, bar: &Bar, out: &mut Vec<SimReport>) -> Result<(), BacktestError> {
+        if !(bar.close.is_finite() && bar.close > 0.0) {
+            return Err(bad("close", bar.close, "finite and > 0"));
+        }
+        self.bars += 1;
+        self.bar = *bar;
+        self.bid_ticks = bid_ticks(bar.close, &self.cfg);
+        self.ask_ticks = ask_ticks(bar.close, &self.cfg);
+        if let Some(risk) = self.risk.as_mut() {
+            let close_ticks = (bar.close / self.cfg.tick_size).round() as i64;
+            if risk.on_reference_price(0, close_ticks, bar.ts_ns).is_err() {
+                self.res.risk_errors += 1;
+            }
+            risk.on_clock(bar.ts_ns);
+        }
+        if self.engine.open_orders() == 0 {
+            // Nothing of ours rests: the quotes would meet nobody.
+            return Ok(());
+        }
+        let mut reports = std::mem::take(&mut self.scratch);
+        reports.clear();
+        for (side, px) in [(Side::Sell, self.ask_ticks), (Side::Buy, self.bid_ticks)] {
+            lp_quote(
+                &mut self.engine,
+                side,
+                px,
+                self.cfg.liquidity_lots,
+                bar.ts_ns,
+                &mut reports,
+                |_, _| {},
+            );
+        }
+        self.apply(&reports, out);
+        self.scratch = reports;
+        Ok(())
+    }
+
+    /// Serves the queued requests in order; their reports are appended to `out`. Each
+    /// order meets the quote on its other side, posted for it and withdrawn after.
+    pub fn process(&mut self, out: &mut Vec<SimReport>) {
+        let ts = self.bar.ts_ns;
+        let (bid, ask, liq) = (self.bid_ticks, self.ask_ticks, self.cfg.liquidity_lots);
+        let mut reports = std::mem::take(&mut self.scratch);
+        let requests = std::mem::take(&mut self.outbox);
+        for req in &requests {
+            reports.clear();
+            match *req {
+                Request::Submit(mut o, tif) => {
+                    o.ts_ns = ts;
+                    self.record_new(&o, tif);
+                    if let Some(risk) = self.risk.as_mut() {
+                        if let Err(reason) = risk.submit(&o, ts) {
+                            self.risk_reject(&o, reason, out);
+                            continue;
+                        }
+                    }
+                    let (side, px) = if o.side == Side::Buy {
+                        (Side::Sell, ask)
+                    } else {
+                        (Side::Buy, bid)
+                    };
+                    lp_quote(&mut self.engine, side, px, liq, ts, &mut reports, |e, r| {
+                        e.submit(&o, tif, ts, r)
+                    });
+                }
+                Request::Cancel(id) => self.engine.cancel(id, ts, &mut reports),
+                Request::Replace {
+                    client_order_id,
+                    price_ticks,
+                    qty_lots,
+                } => {
+                    let side = self.engine.order(client_order_id).map(|o| o.side);
+                    let (lp_side, px) = if side == Some(Side::Sell) {
+                        (Side::Buy, bid)
+                    } else {
+                        (Side::Sell, ask)
+                    };
+                    lp_quote(
+                        &mut self.engine,
+                        lp_side,
+                        px,
+                        liq,
+                        ts,
+                        &mut reports,
+                        |e, r| e.replace(client_order_id, price_ticks, qty_lots, ts, r),
+                    );
+                }
+            }
+            self.apply(&reports, out);
+        }
+        // Give the queue's allocation back; requests made while serving are kept.
+        let mut requests = requests;
+        requests.clear();
+        requests.append(&mut self.outbox);
+        self.outbox = requests;
+        self.scratch = reports;
+    }
+
+    /// Ends the bar: books position, cash and equity at the close.
+    pub fn close_bar(&mut self) {
+        let position = self.position_lots as f64 * self.cfg.lot_size;
+        self.res.position.push(position);
+        self.res.cash.push(self.cash);
+        self.res.equity.push(if self.position_lots != 0 {
+            self.cash + position * self.bar.close
+        } else {
+            self.cash
+        });
+    }
+
+    /// Runs a Rust strategy over a chunk of bars.
+    pub fn run_chunk<S: Strategy>(
+        &mut self,
+        bars: &[Bar],
+        strategy: &mut S,
+    ) -> Result<(), BacktestError> {
+        let mut out: Vec<SimReport> = Vec::with_capacity(16);
+        for bar in bars {
+            out.clear();
+            self.open_bar(bar, &mut out)?;
+            for r in &out {
+                strategy.on_report(&mut Context { sim: self }, &r.report);
+            }
+            strategy.on_bar(&mut Context { sim: self }, bar);
+            // Requests from callbacks are served until the strategy stops sending any.
+            while self.has_requests() {
+                out.clear();
+                self.process(&mut out);
+                for r in &out {
+                    strategy.on_report(&mut Context { sim: self }, &r.report);
+                }
+            }
+            self.close_bar();
+        }
+        Ok(())
+    }
+
+    /// The result so far, with the trades (a position still open is valued at the last
+    /// close). The simulation can go on.
+    pub fn result(&self) -> Result<BarResult, BacktestError> {
+        let n = self.res.equity.len();
+        if n == 0 {
+            return Err(BacktestError::Empty("bars"));
+        }
+        let mut res = self.res.clone();
+        res.trades = exit_trades(&res.orders, n - 1, self.bar.close);
+        Ok(res)
+    }
+
+    /// Consumes the simulation: its result without a copy.
+    pub fn into_result(mut self) -> Result<BarResult, BacktestError> {
+        let n = self.res.equity.len();
+        if n == 0 {
+            return Err(BacktestError::Empty("bars"));
+        }
+        self.res.trades = exit_trades(&self.res.orders, n - 1, self.bar.close);
+        Ok(self.res)
+    }
+
+    fn record_new(&mut self, o: &OrderRequest, tif: TimeInForce) {
+        let i = self.bar_index();
+        self.working
+            .insert(o.client_order_id, self.res.order_log.len());
+        self.res.order_log.push(OrderRecord {
+            client_order_id: o.client_order_id,
+            side: o.side,
+            order_type: o.order_type,
+            tif,
+            price_ticks: if o.order_type == OrderType::Market {
+                0
+            } else {
+                o.price_ticks
+            },
+            qty_lots: o.qty_lots,
+            filled_lots: 0,
+            filled_ticks_lots: 0.0,
+            fees_quote: 0.0,
+            status: ExecKind::New,
+            reason_code: 0,
+            bar_submitted: i,
+            ts_submitted_ns: o.ts_ns,
+            bar_updated: i,
+            ts_updated_ns: o.ts_ns,
+        });
+    }
+
+    fn risk_reject(&mut self, o: &OrderRequest, reason: RejectReason, out: &mut Vec<SimReport>) {
+        let report = ExecReport {
+            kind: ExecKind::Rejected,
+            client_order_id: o.client_order_id,
+            instrument: o.instrument,
+            side: o.side,
+            owner: 0,
+            price_ticks: o.price_ticks,
+            last_qty_lots: 0,
+            leaves_qty_lots: 0,
+            cum_qty_lots: 0,
+            fee_quote: 0.0,
+            liquidity: Liquidity::None,
+            reason: None,
+            trade_id: 0,
+            ts_event_ns: o.ts_ns,
+            ts_recv_ns: o.ts_ns,
+            seq: 0,
+        };
+        let r = SimReport {
+            report,
+            risk: Some(reason),
+        };
+        self.book_record(&r);
+        self.res.reports.push(r);
+        out.push(r);
+    }
+
+    /// Applies the strategy's reports among `reports` (fills to cash and position, the
+    /// order log, the risk engine) and appends them to `out`.
+    fn apply(&mut self, reports: &[ExecReport], out: &mut Vec<SimReport>) {
+        let (tick, lot) = (self.cfg.tick_size, self.cfg.lot_size);
+        for r in reports.iter().filter(|r| r.owner != LP_OWNER) {
+            if r.is_fill() {
+                let notional = r.price_ticks as f64 * tick * r.last_qty_lots as f64 * lot;
+                if r.side == Side::Buy {
+                    self.cash -= notional + r.fee_quote;
+                    self.position_lots += r.last_qty_lots;
+                } else {
+                    self.cash += notional - r.fee_quote;
+                    self.position_lots -= r.last_qty_lots;
+                }
+                self.res.orders.push(Order {
+                    idx: self.bar_index(),
+                    size: r.last_qty_lots as f64 * lot,
+                    price: r.price_ticks as f64 * tick,
+                    fees: r.fee_quote,
+                    is_buy: r.side == Side::Buy,
+                });
+            }
+            if let Some(risk) = self.risk.as_mut() {
+                let ok = match r.kind {
+                    ExecKind::PartiallyFilled | ExecKind::Filled => risk
+                        .on_fill(&Fill {
+                            client_order_id: r.client_order_id,
+                            instrument: r.instrument,
+                            side: r.side,
+                            price_ticks: r.price_ticks,
+                            qty_lots: r.last_qty_lots,
+                            fee_quote: r.fee_quote,
+                            ts_ns: r.ts_event_ns,
+                        })
+                        .is_ok(),
+                    // A market order's unfilled rest: the risk engine forgets the order.
+                    ExecKind::Cancelled => {
+                        risk.working_order(r.client_order_id).is_none()
+                            || risk.on_order_done(r.client_order_id).is_ok()
+                    }
+                    ExecKind::Rejected if r.is_final() => risk
+                        .on_order_rejected(r.client_order_id, r.ts_event_ns)
+                        .is_ok(),
+                    ExecKind::Replaced => match risk.working_order(r.client_order_id) {
+                        None => true,
+                        Some(w) => {
+                            let mut o = OrderRequest::limit(
+                                w.instrument,
+                                0,
+                                w.side,
+                                r.price_ticks,
+                                r.leaves_qty_lots,
+                                r.client_order_id,
+                            );
+                            o.order_type = w.order_type;
+                            risk.on_order_done(r.client_order_id).is_ok()
+                                && risk.on_order_accepted(&o).is_ok()
+                        }
+                    },
+                    _ => true,
+                };
+                if !ok {
+                    self.res.risk_errors += 1;
+                }
+            }
+            let s = SimReport {
+                report: *r,
+                risk: None,
+            };
+            self.book_record(&s);
+            self.res.reports.push(s);
+            out.push(s);
+        }
+    }
+
+    fn book_record(&mut self, s: &SimReport) {
+        let r = &s.report;
+        let Some(&i) = self.working.get(&r.client_order_id) else {
+            return;
+        };
+        let bar = self.bar_index();
+        let rec = &mut self.res.order_log[i];
+        // A refused cancel or replace leaves the order as it was.
+        if r.kind == ExecKind::Rejected && !r.is_final() {
+            return;
+        }
+        rec.status = r.kind;
+        rec.bar_updated = bar;
+        rec.ts_updated_ns = r.ts_event_ns;
+        if r.is_fill() {
+            rec.filled_lots += r.last_qty_lots;
+            rec.filled_ticks_lots += r.price_ticks as f64 * r.last_qty_lots as f64;
+            rec.fees_quote += r.fee_quote;
+        }
+        if r.kind == ExecKind::Replaced {
+            rec.price_ticks = r.price_ticks;
+            rec.qty_lots = r.cum_qty_lots + r.leaves_qty_lots;
+        }
+        if r.is_final() {
+            rec.reason_code = s.reason_code();
+            self.working.remove(&r.client_order_id);
+        }
+    }
+}
+
+/// What a Rust strategy may do from a callback: send, cancel and replace orders, read its
+/// state. A view of the [`BarSim`].
+pub struct Context<'a> {
+    sim: &'a mut BarSim,
+}
+
+impl Context<'_> {
+    pub fn bar_index(&self) -> usize {
+        self.sim.bar_index()
+    }
+    pub fn cash(&self) -> f64 {
+        self.sim.cash()
+    }
+    pub fn position_lots(&self) -> i64 {
+        self.sim.position_lots()
+    }
+    /// Cash plus the position valued at the current close.
+    pub fn equity(&self) -> f64 {
+        self.sim.equity()
+    }
+    pub fn config(&self) -> &BarConfig {
+        self.sim.config()
+    }
+
+    /// Sends an order; returns its client id.
+    pub fn submit(
+        &mut self,
+        side: Side,
+        order_type: OrderType,
+        price_ticks: i64,
+        qty_lots: i64,
+        tif: TimeInForce,
+    ) -> u64 {
+        self.sim
+            .submit(side, order_type, price_ticks, qty_lots, tif)
+    }
+
+    /// A market order.
+    pub fn market(&mut self, side: Side, qty_lots: i64) -> u64 {
+        self.submit(side, OrderType::Market, 0, qty_lots, TimeInForce::Ioc)
+    }
+
+    pub fn cancel(&mut self, client_order_id: u64) {
+        self.sim.cancel(client_order_id);
+    }
+
+    pub fn replace(&mut self, client_order_id: u64, price_ticks: i64, qty_lots: i64) {
+        self.sim.replace(client_order_id, price_ticks, qty_lots);
+    }
+
+    /// See [`BarSim::max_buy_lots`].
+    pub fn max_buy_lots(&self) -> i64 {
+        self.sim.max_buy_lots()
+    }
+}
+
+/// A trading strategy driven by bars.
+pub trait Strategy {
+    /// Called once per bar, after the venue has the bar's quotes.
+    fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar);
+    /// Called for each execution report of the strategy's orders.
+    fn on_report(&mut self, _ctx: &mut Context<'_>, _report: &ExecReport) {}
+}
+
+/// Runs `strategy` over `bars` (no risk engine).
 pub fn run_bars<S: Strategy>(
     bars: &[Bar],
     cfg: &BarConfig,
@@ -169,116 +796,9 @@ pub fn run_bars<S: Strategy>(
     if bars.is_empty() {
         return Err(BacktestError::Empty("bars"));
     }
-    for (f, v) in [
-        ("init_cash", cfg.init_cash),
-        ("tick_size", cfg.tick_size),
-        ("lot_size", cfg.lot_size),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(bad(f, v, "finite and > 0"));
-        }
-    }
-    if !(cfg.slippage.is_finite() && (0.0..1.0).contains(&cfg.slippage)) {
-        return Err(bad("slippage", cfg.slippage, "0 <= slippage < 1"));
-    }
-    if cfg.liquidity_lots <= 0 {
-        return Err(bad("liquidity_lots", cfg.liquidity_lots as f64, "> 0"));
-    }
-    let spec = VenueInstrument {
-        quote_per_tick_lot: cfg.tick_size * cfg.lot_size,
-        fees: FeeSchedule {
-            maker_bps: cfg.maker_fee * 1e4,
-            taker_bps: cfg.taker_fee * 1e4,
-        },
-    };
-    let mut engine = MatchingEngine::new(EngineConfig {
-        instruments: vec![spec],
-        stp: StpMode::CancelNewest,
-        capacity: 4096,
-    })
-    .map_err(|_| bad("fees", cfg.taker_fee, "finite"))?;
-    let n = bars.len();
-    let mut res = BarResult {
-        position: Vec::with_capacity(n),
-        cash: Vec::with_capacity(n),
-        equity: Vec::with_capacity(n),
-        ..BarResult::default()
-    };
-    let (mut cash, mut pos) = (cfg.init_cash, 0i64);
-    let mut next_id = 0u64;
-    let mut outbox: Vec<Request> = Vec::with_capacity(16);
-    let mut reports: Vec<ExecReport> = Vec::with_capacity(64);
-    let mut pending_reports: Vec<ExecReport> = Vec::with_capacity(64);
-    for (i, bar) in bars.iter().enumerate() {
-        if !(bar.close.is_finite() && bar.close > 0.0) {
-            return Err(bad("close", bar.close, "finite and > 0"));
-        }
-        let ts = bar.ts_ns;
-        let (bid, ask) = (bid_ticks(bar.close, cfg), ask_ticks(bar.close, cfg));
-        // The bar's quotes meet our resting orders, one side at a time (a bid and an ask
-        // at the same price would be a locked book the venue does not allow).
-        reports.clear();
-        for (side, px) in [(Side::Sell, ask), (Side::Buy, bid)] {
-            lp_quote(
-                &mut engine,
-                side,
-                px,
-                cfg.liquidity_lots,
-                ts,
-                &mut reports,
-                |_, _| {},
-            );
-        }
-        let mut ctx = Context {
-            bar_index: i,
-            close: bar.close,
-            cash,
-            position_lots: pos,
-            cfg,
-            next_id: &mut next_id,
-            outbox: &mut outbox,
-        };
-        pending_reports.clear();
-        pending_reports.extend(reports.iter().filter(|r| r.owner != LP_OWNER));
-        strategy_reports(strategy, &mut ctx, &pending_reports, i, cfg, &mut res);
-        strategy.on_bar(&mut ctx, bar);
-        // Requests from callbacks are served until the strategy stops sending any. Each
-        // order meets the quote on its other side, posted for it and withdrawn after.
-        while !ctx.outbox.is_empty() {
-            reports.clear();
-            for req in ctx.outbox.drain(..) {
-                match req {
-                    Request::Submit(o, tif) => {
-                        let (side, px) = if o.side == Side::Buy {
-                            (Side::Sell, ask)
-                        } else {
-                            (Side::Buy, bid)
-                        };
-                        let liq = cfg.liquidity_lots;
-                        lp_quote(&mut engine, side, px, liq, ts, &mut reports, |e, out| {
-                            e.submit(&o, tif, ts, out)
-                        });
-                    }
-                    Request::Cancel(id) => engine.cancel(id, ts, &mut reports),
-                }
-            }
-            pending_reports.clear();
-            pending_reports.extend(reports.iter().filter(|r| r.owner != LP_OWNER));
-            strategy_reports(strategy, &mut ctx, &pending_reports, i, cfg, &mut res);
-        }
-        cash = ctx.cash;
-        pos = ctx.position_lots;
-        let position = pos as f64 * cfg.lot_size;
-        res.position.push(position);
-        res.cash.push(cash);
-        res.equity.push(if pos != 0 {
-            cash + position * bar.close
-        } else {
-            cash
-        });
-    }
-    res.trades = exit_trades(&res.orders, n - 1, bars[n - 1].close);
-    Ok(res)
+    let mut sim = BarSim::new(*cfg, None)?;
+    sim.run_chunk(bars, strategy)?;
+    sim.into_result()
 }
 
 /// Posts the liquidity provider's quote, runs `then` while it rests, withdraws it.
@@ -297,39 +817,6 @@ fn lp_quote(
     then(engine, out);
     if engine.order(LP_ID).is_some() {
         engine.cancel(LP_ID, ts, out);
-    }
-}
-
-/// Applies fills to the context's cash and position, records them, calls `on_report`.
-fn strategy_reports<S: Strategy>(
-    strategy: &mut S,
-    ctx: &mut Context<'_>,
-    reports: &[ExecReport],
-    i: usize,
-    cfg: &BarConfig,
-    res: &mut BarResult,
-) {
-    for r in reports {
-        if r.is_fill() {
-            let notional =
-                r.price_ticks as f64 * cfg.tick_size * r.last_qty_lots as f64 * cfg.lot_size;
-            if r.side == Side::Buy {
-                ctx.cash -= notional + r.fee_quote;
-                ctx.position_lots += r.last_qty_lots;
-            } else {
-                ctx.cash += notional - r.fee_quote;
-                ctx.position_lots -= r.last_qty_lots;
-            }
-            res.orders.push(Order {
-                idx: i,
-                size: r.last_qty_lots as f64 * cfg.lot_size,
-                price: r.price_ticks as f64 * cfg.tick_size,
-                fees: r.fee_quote,
-                is_buy: r.side == Side::Buy,
-            });
-        }
-        res.reports.push(*r);
-        strategy.on_report(ctx, r);
     }
 }
 
@@ -373,5 +860,121 @@ impl Strategy for EmaCross {
             let lots = ctx.position_lots();
             ctx.market(Side::Sell, lots);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::{InstrumentSpec, RiskLimits};
+
+    fn cfg() -> BarConfig {
+        BarConfig {
+            init_cash: 10_000.0,
+            tick_size: 0.5,
+            lot_size: 0.01,
+            taker_fee: 0.001,
+            maker_fee: -0.0002,
+            slippage: 0.0,
+            liquidity_lots: 1_000_000,
+        }
+    }
+
+    fn bar(i: u64, close: f64) -> Bar {
+        Bar {
+            ts_ns: 1_000 + i * 60_000_000_000,
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+        }
+    }
+
+    fn kinds(out: &[SimReport]) -> Vec<(u64, ExecKind)> {
+        out.iter()
+            .map(|r| (r.report.client_order_id, r.report.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_resting_bid_fills_at_its_price_as_maker_when_a_later_close_reaches_it() {
+        let mut sim = BarSim::new(cfg(), None).unwrap();
+        let mut out = Vec::new();
+        sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        // 2 lots at 99.0 (198 ticks): rests below the 100.0 quote.
+        let id = sim.submit(Side::Buy, OrderType::Limit, 198, 200, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(id, ExecKind::New)]);
+        assert_eq!(sim.open_orders().len(), 1);
+        sim.close_bar();
+        out.clear();
+        sim.open_bar(&bar(1, 98.5), &mut out).unwrap();
+        assert_eq!(kinds(&out), vec![(id, ExecKind::Filled)]);
+        let f = out[0].report;
+        assert_eq!(
+            (f.price_ticks, f.last_qty_lots, f.liquidity),
+            (198, 200, Liquidity::Maker)
+        );
+        // 2 BTC x 99.0 = 198 quote, maker rebate 0.02 % = 0.0396.
+        assert!((sim.cash() - (10_000.0 - 198.0 + 0.0396)).abs() < 1e-9);
+        assert_eq!(sim.position_lots(), 200);
+        sim.close_bar();
+        let res = sim.into_result().unwrap();
+        let rec = res.order_log[0];
+        assert_eq!(
+            (rec.status, rec.filled_lots, rec.bar_updated),
+            (ExecKind::Filled, 200, 1)
+        );
+        assert_eq!(rec.avg_price_ticks(), 198.0);
+        assert_eq!(res.equity.len(), 2);
+    }
+
+    #[test]
+    fn chunks_give_the_same_result_as_one_run() {
+        let bars: Vec<Bar> = (0..400)
+            .map(|i| bar(i, 100.0 + 10.0 * ((i as f64) / 5.0).sin()))
+            .collect();
+        let whole = run_bars(&bars, &cfg(), &mut EmaCross::new(5, 20).unwrap()).unwrap();
+        let mut sim = BarSim::new(cfg(), None).unwrap();
+        let mut s = EmaCross::new(5, 20).unwrap();
+        for chunk in bars.chunks(37) {
+            sim.run_chunk(chunk, &mut s).unwrap();
+        }
+        let chunked = sim.into_result().unwrap();
+        assert!(whole.trades.len() > 5);
+        assert_eq!(whole, chunked);
+    }
+
+    #[test]
+    fn the_risk_engine_refuses_an_order_above_its_limit_with_the_reason() {
+        let mut limits = RiskLimits::permissive(1, 1_000);
+        limits.instruments[0].max_qty_lots = 100;
+        let spec = InstrumentSpec::new(0, 0.5 * 0.01).unwrap();
+        let risk = RiskEngine::new(vec![spec], limits, 10_000.0).unwrap();
+        let mut sim = BarSim::new(cfg(), Some(risk)).unwrap();
+        let mut out = Vec::new();
+        sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        let big = sim.submit(Side::Buy, OrderType::Market, 0, 101, TimeInForce::Ioc);
+        let ok = sim.submit(Side::Buy, OrderType::Market, 0, 100, TimeInForce::Ioc);
+        sim.process(&mut out);
+        assert_eq!(out[0].report.client_order_id, big);
+        assert_eq!(out[0].report.kind, ExecKind::Rejected);
+        assert_eq!(out[0].risk, Some(RejectReason::QtyAboveMax));
+        assert_eq!(out[0].reason_code(), RejectReason::QtyAboveMax.code());
+        assert_eq!(
+            kinds(&out[1..]),
+            vec![(ok, ExecKind::New), (ok, ExecKind::Filled)]
+        );
+        let risk = sim.risk().unwrap();
+        assert_eq!(risk.position(0).unwrap().qty_lots, 100);
+        assert_eq!(risk.open_order_count(), 0);
+        sim.close_bar();
+        let res = sim.into_result().unwrap();
+        assert_eq!(res.risk_errors, 0);
+        assert_eq!(
+            res.order_log[0].reason_code,
+            RejectReason::QtyAboveMax.code()
+        );
     }
 }

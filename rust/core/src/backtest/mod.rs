@@ -14,7 +14,10 @@ pub mod market;
 pub mod metrics;
 pub mod vectorized;
 
-pub use event::{run_bars, Bar, BarConfig, BarResult, Context, EmaCross, Strategy};
+pub use event::{
+    run_bars, Bar, BarConfig, BarResult, BarSim, Context, EmaCross, OrderRecord, SimReport,
+    Strategy,
+};
 pub use market::{run_market, MarketContext, MarketResult, MarketStrategy};
 pub use metrics::{compute as compute_metrics, Metrics};
 pub use vectorized::{
