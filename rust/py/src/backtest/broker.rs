@@ -44,7 +44,7 @@ pub struct PyBar {
 impl PyBar {
     #[new]
     #[pyo3(signature = (ts_ns, open, high, low, close, volume = 0.0, index = 0))]
-    fn new(
+    pub(super) fn new(
         ts_ns: u64,
         open: f64,
         high: f64,
@@ -114,7 +114,7 @@ pub struct PyIndicator {
 }
 
 impl PyIndicator {
-    fn feed_bar(&mut self, py: Python<'_>, b: &PyBar) -> PyResult<()> {
+    pub(super) fn feed_bar(&mut self, py: Python<'_>, b: &PyBar) -> PyResult<()> {
         let u = self.update.bind(py);
         let x = |k: usize| self.inputs[k].of(b);
         let v = match self.inputs.len() {
@@ -180,7 +180,7 @@ impl PyIndicator {
     }
 }
 
-fn kind_name(k: ExecKind) -> &'static str {
+pub(super) fn kind_name(k: ExecKind) -> &'static str {
     match k {
         ExecKind::New => "new",
         ExecKind::PartiallyFilled => "partially_filled",
@@ -191,7 +191,7 @@ fn kind_name(k: ExecKind) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(super) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",
@@ -199,7 +199,7 @@ fn side_name(s: Side) -> &'static str {
     }
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+pub(super) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -208,7 +208,7 @@ fn tif_name(t: TimeInForce) -> &'static str {
     }
 }
 
-fn reason_name(s: &SimReport) -> Option<String> {
+pub(super) fn reason_name(s: &SimReport) -> Option<String> {
     match (s.risk, s.report.reason) {
         (Some(r), _) => Some(reject_name(r)),
         (None, Some(v)) => Some(snake(&format!("{v:?}"))),
@@ -278,7 +278,7 @@ impl PyOrderUpdate {
     }
 }
 
-fn update_of(s: &SimReport, cfg: &BarConfig) -> PyOrderUpdate {
+pub(super) fn update_of(s: &SimReport, cfg: &BarConfig) -> PyOrderUpdate {
     let r = &s.report;
     let fill = r.is_fill();
     PyOrderUpdate {
@@ -342,7 +342,7 @@ impl PyBarBroker {
 
     /// Calls `on_update` then (fills) `on_fill` for each report, holding no borrow of the
     /// broker so the callbacks may send orders.
-    fn dispatch(
+    pub(super) fn dispatch(
         py: Python<'_>,
         reports: &[SimReport],
         cfg: &BarConfig,
@@ -365,7 +365,7 @@ impl PyBarBroker {
     }
 }
 
-fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
+pub(super) fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
     let t = match tif.to_ascii_lowercase().as_str() {
         "gtc" => TimeInForce::Gtc,
         "ioc" => TimeInForce::Ioc,
@@ -760,7 +760,7 @@ impl PyBarBroker {
     }
 }
 
-fn orders_table<'py>(
+pub(super) fn orders_table<'py>(
     py: Python<'py>,
     log: &[OrderRecord],
     cfg: &BarConfig,
