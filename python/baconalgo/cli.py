@@ -38,9 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     for p_ in (run, paper):
         p_.add_argument("--config", type=Path, help="TOML configuration file")
         p_.add_argument("--port", type=int, help="metrics server port (overrides server.port)")
-        p_.add_argument(
-            "--speed", type=float, help="replay speed, x recorded time; 0 = flat out"
-        )
+        p_.add_argument("--speed", type=float, help="replay speed, x recorded time; 0 = flat out")
         p_.add_argument("--duration", type=float, help="stop after this many seconds")
         p_.add_argument(
             "--exit-when-done", action="store_true", help="stop when the replay has finished"

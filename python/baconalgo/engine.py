@@ -166,6 +166,9 @@ class PaperConsumer(_PollerThread):
         self.error: str | None = None
         self.dropped = 0
         self.summary: str | None = None
+        # The whole session's fills and orders (columns), once the bus has closed.
+        self.fills: dict[str, Any] | None = None
+        self.orders: dict[str, Any] | None = None
         self._status: dict[str, Any] | None = None
         self._published = 0.0
         self._lock = threading.Lock()
@@ -201,6 +204,10 @@ class PaperConsumer(_PollerThread):
             self._failed(e)
         self._publish()
         self.summary = self.session.summary()
+        self.fills = self.session.broker.fills()
+        self.orders = self.session.broker.orders()
+        # The Rust broker must be freed on the thread that made it.
+        self.session = None
 
     def _failed(self, e: BaseException) -> None:
         self.error = f"{type(e).__name__}: {e}"

@@ -299,9 +299,7 @@ class PaperSession:
         ]
         rejects = b.rejects()
         if rejects:
-            lines.append(
-                "  rejects: " + ", ".join(f"{k} x{v}" for k, v in sorted(rejects.items()))
-            )
+            lines.append("  rejects: " + ", ".join(f"{k} x{v}" for k, v in sorted(rejects.items())))
         open_orders = b.open_orders()
         if open_orders:
             lines.append(f"  {len(open_orders)} orders still working at the end")

@@ -259,7 +259,10 @@ def book_snapshot_events(
     """``book`` as the decoder writes a snapshot: ``BookSnapshotBegin``, one ``BookDelta``
     per level flagged SNAPSHOT (bids then asks, best first), ``BookSnapshotEnd`` flagged
     last in batch."""
-    bids, asks = book.depth(Side.BID, book.levels(Side.BID)), book.depth(Side.ASK, book.levels(Side.ASK))
+    bids, asks = (
+        book.depth(Side.BID, book.levels(Side.BID)),
+        book.depth(Side.ASK, book.levels(Side.ASK)),
+    )
     n = len(bids) + len(asks)
     out = np.zeros(n + 2, dtype=EVENT_DTYPE)
     out["ts_event_ns"], out["ts_recv_ns"], out["seq"] = ts_event_ns, ts_recv_ns, seq

@@ -80,7 +80,10 @@ pub struct PaperCounters {
     pub trades: u64,
     /// Quote messages (a bid and an ask event each).
     pub quotes: u64,
+    /// Book messages (a diff or a snapshot) applied to the venue's book.
     pub book_updates: u64,
+    /// Book deltas dropped because no snapshot had built the book yet.
+    pub deltas_before_book: u64,
     pub bars: u64,
     pub orders: u64,
     pub fills: u64,
@@ -116,8 +119,11 @@ pub struct PaperSim {
     quote: Top,
     last_trade: LastTrade,
     last_bar: Option<Bar>,
-    /// Whether the venue's book has been built from a snapshot and not broken since.
+    /// Inside a snapshot (between its begin and end events).
     in_snapshot: bool,
+    /// A snapshot has built the venue's book: deltas before the first one would make a
+    /// partial book (only the levels that changed), so they are not applied.
+    book_ready: bool,
     outbox: Vec<Request>,
     /// Reports made by the venue, not yet received (ascending `ts_recv_ns`, then made).
     inbox: Vec<ExecReport>,
@@ -189,6 +195,7 @@ impl PaperSim {
             last_trade: LastTrade::default(),
             last_bar: None,
             in_snapshot: false,
+            book_ready: false,
             outbox: Vec::with_capacity(16),
             inbox: Vec::with_capacity(64),
             scratch: Vec::with_capacity(64),
@@ -381,13 +388,19 @@ impl PaperSim {
             }
             EventKind::BookDelta | EventKind::BookSnapshotBegin | EventKind::BookSnapshotEnd => {
                 self.advance_clock(e.ts_event_ns);
-                self.feed_venue(e);
                 if kind == EventKind::BookSnapshotBegin {
                     self.in_snapshot = true;
                 }
+                if !(self.book_ready || self.in_snapshot) {
+                    self.counters.deltas_before_book += 1;
+                    self.deliver(out);
+                    return 0;
+                }
+                self.feed_venue(e);
                 let message_done = match kind {
                     EventKind::BookSnapshotEnd => {
                         self.in_snapshot = false;
+                        self.book_ready = true;
                         true
                     }
                     EventKind::BookDelta => {
@@ -739,6 +752,19 @@ mod tests {
             flags: fl,
             ..Event::default()
         }
+    }
+
+    #[test]
+    fn deltas_before_the_first_snapshot_do_not_build_a_partial_book() {
+        let mut p = PaperSim::new(cfg(), venue(0, 0), None).unwrap();
+        let mut out = Vec::new();
+        let due = p.on_event(&ev(EventKind::BookDelta, 50, Side::Buy, 190, 4, 1), &mut out);
+        assert_eq!((due, p.top().bid_ticks), (0, 0));
+        assert_eq!(p.counters().deltas_before_book, 1);
+        snapshot(&mut p, 100, &mut out);
+        assert_eq!((p.top().bid_ticks, p.top().ask_ticks), (200, 202));
+        let due = p.on_event(&ev(EventKind::BookDelta, 150, Side::Buy, 201, 4, 1), &mut out);
+        assert_eq!((due, p.top().bid_ticks), (due::BOOK, 201));
     }
 
     /// Book 200 x 5 lots / 202 x 7 lots, as a snapshot at `ts`.

@@ -413,6 +413,7 @@ impl PyPaperBroker {
             ("rejects", c.rejects),
             ("cancels", c.cancels),
             ("risk_errors", c.risk_errors),
+            ("deltas_before_book", c.deltas_before_book),
         ] {
             d.set_item(k, v)?;
         }
