@@ -15,10 +15,10 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import baconalgo as ba
 from baconalgo import backtest
-from baconalgo.bus import EventKind
 from baconalgo.cli import load_strategy
 from baconalgo.config import load_config
 from baconalgo.engine import Engine
@@ -188,7 +188,7 @@ def test_a_buy_never_fills_when_the_recording_does_not_reach_its_price(
                 self.buy(0.001, round(book.bid * 0.99, 2), post_only=True)
 
     session = run_offline(DeepBid, batches, settings())
-    [(oid, side, price, leaves, filled, tif)] = session.broker.open_orders()
+    [(_, _, price, leaves, filled, _)] = session.broker.open_orders()
     lowest = min(p for _, p in recorded_trades(spot_recording))
     assert Decimal(str(price)) < lowest
     assert (filled, leaves) == (0.0, 0.001)
@@ -297,6 +297,7 @@ def test_status_shows_position_pnl_and_orders_while_running() -> None:
 
                 wait_until(filled, timeout=120)
                 status = http.get("/api/status").json()
+                metrics = http.get("/api/metrics").text
     finally:
         engine.stop()
     paper = status["components"]["paper"]
@@ -309,6 +310,9 @@ def test_status_shows_position_pnl_and_orders_while_running() -> None:
     )
     assert paper["position"] >= 0 and paper["fees"] > 0
     assert {"bid", "ask", "open_orders", "rejects", "risk"} <= set(paper)
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    assert families["baconalgo_paper_fills"].samples[0].value >= 1
+    assert "baconalgo_paper_realized_pnl" in families
     # What the dashboard and the older tests read is still there.
     assert status["components"]["top_of_book"]["BTCUSDT"]["book_state"] == "synced"
 
