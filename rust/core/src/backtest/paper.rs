@@ -758,12 +758,18 @@ mod tests {
     fn deltas_before_the_first_snapshot_do_not_build_a_partial_book() {
         let mut p = PaperSim::new(cfg(), venue(0, 0), None).unwrap();
         let mut out = Vec::new();
-        let due = p.on_event(&ev(EventKind::BookDelta, 50, Side::Buy, 190, 4, 1), &mut out);
+        let due = p.on_event(
+            &ev(EventKind::BookDelta, 50, Side::Buy, 190, 4, 1),
+            &mut out,
+        );
         assert_eq!((due, p.top().bid_ticks), (0, 0));
         assert_eq!(p.counters().deltas_before_book, 1);
         snapshot(&mut p, 100, &mut out);
         assert_eq!((p.top().bid_ticks, p.top().ask_ticks), (200, 202));
-        let due = p.on_event(&ev(EventKind::BookDelta, 150, Side::Buy, 201, 4, 1), &mut out);
+        let due = p.on_event(
+            &ev(EventKind::BookDelta, 150, Side::Buy, 201, 4, 1),
+            &mut out,
+        );
         assert_eq!((due, p.top().bid_ticks), (due::BOOK, 201));
     }
 
