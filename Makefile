@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-backtest clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-backtest bench-paper clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -56,6 +56,9 @@ bench-python-feed: build
 bench-backtest: build
 	$(PY) -m pip install --quiet nautilus_trader vectorbt
 	$(PY) benches/backtest_python.py
+
+bench-paper: build
+	$(PY) benches/paper_python.py
 
 clean:
 	rm -rf target $(VENV)

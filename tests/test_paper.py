@@ -341,3 +341,25 @@ def test_paper_cli_names_a_bad_strategy() -> None:
     r = run_cli("paper", "examples/nope.py:Nope", "--speed", "0", "--port", "0")
     assert r.returncode == 2
     assert "paper.strategy" in r.stderr
+
+
+def test_orders_sent_from_on_order_update_are_served(
+    batches: list[npt.NDArray[np.void]],
+) -> None:
+    class RoundTrip(Strategy):
+        def on_start(self) -> None:
+            self.sent = False
+
+        def on_book(self, book: Any) -> None:
+            if not self.sent:
+                self.sent = True
+                self.buy(0.001)
+
+        def on_order_update(self, update: OrderUpdate) -> None:
+            if update.status == "filled" and update.side == "buy":
+                self.sell(0.001)
+
+    session = run_offline(RoundTrip, batches[:300], settings(order_latency_ns=NS_PER_MS))
+    fills = session.broker.fills()
+    assert list(fills["side"]) == ["buy", "sell"]
+    assert session.broker.position == 0.0

@@ -590,16 +590,37 @@ impl PyPaperBroker {
             )
         };
         let result = (|| -> PyResult<()> {
-            for e in events {
+            // Runs of events no callback wants stay in Rust under one borrow.
+            let mut wanted = 0;
+            for (cb, bit) in [
+                (on_trade.is_some(), due::TRADE),
+                (on_quote.is_some(), due::QUOTE),
+                (on_book.is_some(), due::BOOK),
+                (on_bar.is_some() || !inds.is_empty(), due::BAR),
+            ] {
+                if cb {
+                    wanted |= bit;
+                }
+            }
+            let reports_wanted = on_fill.is_some() || on_update.is_some();
+            let mut next = 0;
+            while next < events.len() {
                 let due = {
                     let mut me = broker.borrow_mut();
                     out.clear();
-                    me.sim.on_event(e, &mut out)
+                    let mut due = 0;
+                    while next < events.len() {
+                        due = me.sim.on_event(&events[next], &mut out) & wanted;
+                        next += 1;
+                        if due != 0 || (reports_wanted && !out.is_empty()) {
+                            break;
+                        }
+                        out.clear();
+                    }
+                    due
                 };
+                // The update callbacks may send orders too: served below with the rest.
                 PyBarBroker::dispatch(py, &out, &grid, on_fill, on_update)?;
-                if due == 0 {
-                    continue;
-                }
                 if due & due::TRADE != 0 {
                     if let Some(f) = on_trade {
                         let t = trade_of(&broker.borrow().sim.last_trade(), &grid);
