@@ -103,7 +103,8 @@ def main() -> None:
         pass
 
     print(f"{len(ev):,} events in batches of {BATCH}, best of {REPEAT}")
-    print(f"load average: {open('/proc/loadavg').read().strip()}  cpus: {os.cpu_count()}")
+    load = Path("/proc/loadavg").read_text().strip()
+    print(f"load average: {load}  cpus: {os.cpu_count()}")
     anchor = best(python_loop, batches)
     rows = [
         ("PaperSession, QuoteMaker (Python callbacks)", best(session_run, maker, batches)),

@@ -296,6 +296,17 @@ class RiskConfig(_RiskSection):
             parts.append(part)
         return "risk." + ".".join(parts)
 
+    def check_grid(self, tick_size: float, lot_size: float, whose: str) -> None:
+        """Raises ConfigError unless the first instrument counts in ticks of
+        ``tick_size`` and lots of ``lot_size`` (``whose``: the venue being checked)."""
+        symbol, inst = next(iter(self.instruments.items()))
+        for key, step, ours in (("tick", inst.tick, tick_size), ("lot", inst.lot, lot_size)):
+            if Decimal(repr(ours)) != step:
+                raise ConfigError(
+                    f"risk.instruments.{symbol}.{key} = {step} but {whose} {key} size is "
+                    f"{ours}: the risk engine and the venue must count in the same {key}s"
+                )
+
     def instrument_specs(self) -> list[InstrumentSpec]:
         from baconalgo.risk import InstrumentSpec
 

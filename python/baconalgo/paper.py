@@ -62,7 +62,7 @@ class PaperSettings:
         """A fresh paper broker, with ``risk``'s engine in front when given."""
         kw: dict[str, Any] = {}
         if risk is not None:
-            check_grid(risk, self.tick_size, self.lot_size)
+            risk.check_grid(self.tick_size, self.lot_size, "the traded instrument's")
             kw = {
                 "risk_instruments": risk.instrument_specs(),
                 "risk_limits": risk.limits(),
@@ -82,17 +82,6 @@ class PaperSettings:
             self.bar_seconds,
             **kw,
         )
-
-
-def check_grid(risk: RiskConfig, tick_size: float, lot_size: float) -> None:
-    """The risk engine and the venue must count in the same ticks and lots."""
-    symbol, inst = next(iter(risk.instruments.items()))
-    for key, step, ours in (("tick", inst.tick, tick_size), ("lot", inst.lot, lot_size)):
-        if Decimal(repr(ours)) != step:
-            raise ConfigError(
-                f"risk.instruments.{symbol}.{key} = {step} but the traded instrument's {key} "
-                f"is {ours}: the risk engine and the venue must count in the same {key}s"
-            )
 
 
 def settings_from(config: Config, instrument: int = 0) -> tuple[PaperSettings, RiskConfig | None]:
@@ -306,4 +295,4 @@ class PaperSession:
         return "\n".join(lines)
 
 
-__all__ = ["PaperSession", "PaperSettings", "check_grid", "resolve_strategy", "settings_from"]
+__all__ = ["PaperSession", "PaperSettings", "resolve_strategy", "settings_from"]

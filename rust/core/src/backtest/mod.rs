@@ -14,6 +14,7 @@
 pub mod event;
 pub mod market;
 pub mod metrics;
+pub mod orders;
 pub mod paper;
 pub mod vectorized;
 

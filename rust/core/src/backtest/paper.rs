@@ -23,13 +23,12 @@
 use std::collections::HashMap;
 
 use super::event::{OrderRecord, SimReport};
+use super::orders::sync_risk;
 use super::vectorized::BacktestError;
 use crate::bars::{BarBuilder, BarSpec};
-use crate::model::{
-    flags, Bar, Event, EventKind, Fill, OrderRequest, OrderType, Side, TimeInForce,
-};
+use crate::model::{flags, Bar, Event, EventKind, OrderRequest, OrderType, Side, TimeInForce};
 use crate::risk::{RejectReason, RiskEngine};
-use crate::venue::{ExecKind, ExecReport, Liquidity, MarketSim, OrderView, SimConfig};
+use crate::venue::{ExecKind, ExecReport, MarketSim, OrderView, SimConfig};
 
 /// Account and instrument of one paper session.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -520,57 +519,13 @@ impl PaperSim {
     }
 
     fn record_new(&mut self, o: &OrderRequest, tif: TimeInForce) {
-        let i = self.counters.events as usize;
         self.working.insert(o.client_order_id, self.order_log.len());
-        self.order_log.push(OrderRecord {
-            client_order_id: o.client_order_id,
-            side: o.side,
-            order_type: o.order_type,
-            tif,
-            price_ticks: if o.order_type == OrderType::Market {
-                0
-            } else {
-                o.price_ticks
-            },
-            qty_lots: o.qty_lots,
-            filled_lots: 0,
-            filled_ticks_lots: 0.0,
-            fees_quote: 0.0,
-            status: ExecKind::New,
-            reason_code: 0,
-            bar_submitted: i,
-            ts_submitted_ns: o.ts_ns,
-            bar_updated: i,
-            ts_updated_ns: o.ts_ns,
-        });
+        self.order_log
+            .push(OrderRecord::opened(o, tif, self.counters.events as usize));
     }
 
     fn risk_reject(&mut self, o: &OrderRequest, reason: RejectReason, out: &mut Vec<SimReport>) {
-        let report = ExecReport {
-            kind: ExecKind::Rejected,
-            client_order_id: o.client_order_id,
-            instrument: o.instrument,
-            side: o.side,
-            owner: 0,
-            price_ticks: o.price_ticks,
-            last_qty_lots: 0,
-            leaves_qty_lots: 0,
-            cum_qty_lots: 0,
-            fee_quote: 0.0,
-            liquidity: Liquidity::None,
-            reason: None,
-            trade_id: 0,
-            ts_event_ns: o.ts_ns,
-            ts_recv_ns: o.ts_ns,
-            seq: 0,
-        };
-        self.book_report(
-            SimReport {
-                report,
-                risk: Some(reason),
-            },
-            out,
-        );
+        self.book_report(SimReport::risk_refusal(o, reason), out);
     }
 
     fn receive(&mut self, r: &ExecReport, out: &mut Vec<SimReport>) {
@@ -633,23 +588,8 @@ impl PaperSim {
             ExecKind::Cancelled => self.counters.cancels += 1,
             _ => {}
         }
-        let refused_action = r.kind == ExecKind::Rejected && !r.is_final();
-        if let (Some(&i), false) = (self.working.get(&r.client_order_id), refused_action) {
-            let rec = &mut self.order_log[i];
-            rec.status = r.kind;
-            rec.bar_updated = self.counters.events as usize;
-            rec.ts_updated_ns = r.ts_event_ns;
-            if r.is_fill() {
-                rec.filled_lots += r.last_qty_lots;
-                rec.filled_ticks_lots += r.price_ticks as f64 * r.last_qty_lots as f64;
-                rec.fees_quote += r.fee_quote;
-            }
-            if r.kind == ExecKind::Replaced {
-                rec.price_ticks = r.price_ticks;
-                rec.qty_lots = r.cum_qty_lots + r.leaves_qty_lots;
-            }
-            if r.is_final() {
-                rec.reason_code = s.reason_code();
+        if let Some(&i) = self.working.get(&r.client_order_id) {
+            if self.order_log[i].apply(&s, self.counters.events as usize) {
                 self.working.remove(&r.client_order_id);
             }
         }
@@ -658,57 +598,11 @@ impl PaperSim {
     }
 }
 
-/// Keeps the risk engine's working orders and positions in step with a venue report;
-/// false when the engine refused the update (an order state it did not expect).
-pub(crate) fn sync_risk(risk: &mut RiskEngine, r: &ExecReport) -> bool {
-    match r.kind {
-        ExecKind::PartiallyFilled | ExecKind::Filled => risk
-            .on_fill(&Fill {
-                client_order_id: r.client_order_id,
-                instrument: r.instrument,
-                side: r.side,
-                price_ticks: r.price_ticks,
-                qty_lots: r.last_qty_lots,
-                fee_quote: r.fee_quote,
-                ts_ns: r.ts_event_ns,
-            })
-            .is_ok(),
-        ExecKind::Cancelled => {
-            risk.working_order(r.client_order_id).is_none()
-                || risk.on_order_done(r.client_order_id).is_ok()
-        }
-        // A cancel or replace that lost the race with a fill names a finished order the
-        // engine has already forgotten.
-        ExecKind::Rejected if r.is_final() => {
-            risk.working_order(r.client_order_id).is_none()
-                || risk
-                    .on_order_rejected(r.client_order_id, r.ts_event_ns)
-                    .is_ok()
-        }
-        ExecKind::Replaced => match risk.working_order(r.client_order_id) {
-            None => true,
-            Some(w) => {
-                let mut o = OrderRequest::limit(
-                    w.instrument,
-                    0,
-                    w.side,
-                    r.price_ticks,
-                    r.leaves_qty_lots,
-                    r.client_order_id,
-                );
-                o.order_type = w.order_type;
-                risk.on_order_done(r.client_order_id).is_ok() && risk.on_order_accepted(&o).is_ok()
-            }
-        },
-        _ => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::risk::{InstrumentSpec, RiskLimits};
-    use crate::venue::{FeeSchedule, LatencyModel, QueueModel, VenueInstrument};
+    use crate::venue::{FeeSchedule, LatencyModel, Liquidity, QueueModel, VenueInstrument};
 
     const TICK: f64 = 0.5;
     const LOT: f64 = 0.01;

@@ -5,7 +5,7 @@
 //! are Rust. Market-data objects (`Trade`, `Tick`, `Bar`) are reused, updated in place.
 
 use baconalgo_core::backtest::{due, BarConfig, LastTrade, PaperConfig, PaperSim, SimReport, Top};
-use baconalgo_core::model::{OrderType, Side};
+use baconalgo_core::model::Side;
 use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::queue::QueueShape;
 use baconalgo_core::venue::{ExecKind, FeeSchedule};
@@ -16,10 +16,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::broker::{
-    kind_name, orders_table, parse_tif, reason_name, side_name, tif_name, PyBar, PyBarBroker,
-    PyIndicator,
+    kind_name, open_order_tuples, order_args, orders_table, reason_name, replace_args, risk_dict,
+    side_name, PyBar, PyBarBroker, PyIndicator,
 };
-use crate::book::parse_side;
 use crate::bus::events_array;
 use crate::errors::{backtest_err, risk_err};
 use crate::event::{as_events, PyEvent};
@@ -268,16 +267,8 @@ impl PyPaperBroker {
         tif: &str,
         post_only: bool,
     ) -> PyResult<u64> {
-        let side = parse_side(side)?;
-        let tif = parse_tif(tif, post_only, price.is_none())?;
-        let lots = self.grid.qty_lots(qty).map_err(|e| backtest_err(py, e))?;
-        let (ty, ticks) = match price {
-            None => (OrderType::Market, 0),
-            Some(p) => (
-                OrderType::Limit,
-                self.grid.price_ticks(p).map_err(|e| backtest_err(py, e))?,
-            ),
-        };
+        let (side, ty, ticks, lots, tif) =
+            order_args(py, &self.grid, side, qty, price, tif, post_only)?;
         Ok(self.sim.submit(side, ty, ticks, lots, tif))
     }
 
@@ -295,19 +286,8 @@ impl PyPaperBroker {
         price: Option<f64>,
         qty: Option<f64>,
     ) -> PyResult<()> {
-        let current = self
-            .sim
-            .open_orders()
-            .into_iter()
-            .find(|o| o.client_order_id == client_order_id);
-        let ticks = match price {
-            Some(p) => self.grid.price_ticks(p).map_err(|e| backtest_err(py, e))?,
-            None => current.map_or(1, |o| o.price_ticks),
-        };
-        let lots = match qty {
-            Some(q) => self.grid.qty_lots(q).map_err(|e| backtest_err(py, e))?,
-            None => current.map_or(1, |o| o.leaves_qty_lots),
-        };
+        let working = self.sim.open_orders();
+        let (ticks, lots) = replace_args(py, &self.grid, &working, client_order_id, price, qty)?;
         self.sim.replace(client_order_id, ticks, lots);
         Ok(())
     }
@@ -374,21 +354,7 @@ impl PyPaperBroker {
     }
     /// Working orders: (client_order_id, side, price, leaves_qty, filled_qty, tif).
     fn open_orders(&self) -> Vec<(u64, &'static str, f64, f64, f64, &'static str)> {
-        let (t, l) = (self.grid.tick_size, self.grid.lot_size);
-        self.sim
-            .open_orders()
-            .iter()
-            .map(|o| {
-                (
-                    o.client_order_id,
-                    side_name(o.side),
-                    o.price_ticks as f64 * t,
-                    o.leaves_qty_lots as f64 * l,
-                    o.cum_qty_lots as f64 * l,
-                    tif_name(o.tif),
-                )
-            })
-            .collect()
+        open_order_tuples(&self.grid, &self.sim.open_orders())
     }
     /// Lots ahead of a working order at its price (the queue model's estimate).
     fn queue_ahead(&self, client_order_id: u64) -> Option<f64> {
@@ -713,21 +679,7 @@ impl PyPaperBroker {
 
     /// Risk engine summary: accepted, rejected per reason, state (None without one).
     fn risk<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(risk) = self.sim.risk() else {
-            return Ok(None);
-        };
-        let r = PyDict::new(py);
-        r.set_item("accepted", risk.accepted_count())?;
-        let rejected = PyDict::new(py);
-        for reason in baconalgo_core::risk::RejectReason::ALL {
-            let k = risk.reject_counts()[reason.code() as usize];
-            if k > 0 {
-                rejected.set_item(crate::risk::names::reject_name(*reason), k)?;
-            }
-        }
-        r.set_item("rejected", rejected)?;
-        r.set_item("state", risk.state().name())?;
-        Ok(Some(r))
+        self.sim.risk().map(|r| risk_dict(py, r)).transpose()
     }
 }
 
