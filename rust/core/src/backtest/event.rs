@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::orders::sync_risk;
+use super::orders::{all_in_lots, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
 use crate::model::{OrderRequest, OrderType, Side, TimeInForce};
 use crate::risk::{RejectReason, RiskEngine};
@@ -357,13 +357,7 @@ impl BarSim {
     /// (vectorbt's all-in size, floored to the lot).
     pub fn max_buy_lots(&self) -> i64 {
         let ask = self.ask_ticks as f64 * self.cfg.tick_size;
-        let lots = self.cash / (1.0 + self.cfg.taker_fee) / ask / self.cfg.lot_size;
-        if lots.is_finite() && lots > 0.0 {
-            // A hair under the exact quotient so float noise never buys more than cash.
-            (lots * (1.0 - 1e-12)).floor() as i64
-        } else {
-            0
-        }
+        all_in_lots(self.cash, self.cfg.taker_fee, ask, self.cfg.lot_size)
     }
 
     /// Queues an order; returns its client id. Served by [`process`](Self::process).

@@ -133,3 +133,15 @@ pub fn sync_risk(risk: &mut RiskEngine, r: &ExecReport) -> bool {
         _ => true,
     }
 }
+
+/// The lots `cash` buys at `ask` (quote currency per unit) with the taker fee included,
+/// floored to the lot (vectorbt's all-in size); 0 when the ask is unknown.
+pub fn all_in_lots(cash: f64, taker_fee: f64, ask: f64, lot_size: f64) -> i64 {
+    let lots = cash / (1.0 + taker_fee) / ask / lot_size;
+    if lots.is_finite() && lots > 0.0 {
+        // A hair under the exact quotient so float noise never buys more than cash.
+        (lots * (1.0 - 1e-12)).floor() as i64
+    } else {
+        0
+    }
+}

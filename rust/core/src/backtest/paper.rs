@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use super::event::{OrderRecord, SimReport};
-use super::orders::sync_risk;
+use super::orders::{all_in_lots, sync_risk};
 use super::vectorized::BacktestError;
 use crate::bars::{BarBuilder, BarSpec};
 use crate::model::{flags, Bar, Event, EventKind, OrderRequest, OrderType, Side, TimeInForce};
@@ -312,12 +312,7 @@ impl PaperSim {
     /// The lots cash buys at the venue's best ask, at the taker fee `taker_fee`, floored.
     pub fn max_buy_lots(&self, taker_fee: f64) -> i64 {
         let ask = self.top().ask_ticks as f64 * self.cfg.tick_size;
-        let lots = self.cash / (1.0 + taker_fee) / ask / self.cfg.lot_size;
-        if lots.is_finite() && lots > 0.0 {
-            (lots * (1.0 - 1e-12)).floor() as i64
-        } else {
-            0
-        }
+        all_in_lots(self.cash, taker_fee, ask, self.cfg.lot_size)
     }
 
     /// Queues an order (sent by [`process`](Self::process)); returns its client id.
