@@ -363,3 +363,47 @@ def test_orders_sent_from_on_order_update_are_served(
     fills = session.broker.fills()
     assert list(fills["side"]) == ["buy", "sell"]
     assert session.broker.position == 0.0
+
+
+def test_a_published_book_reads_like_the_decoders_snapshot(spot_recording: Path) -> None:
+    """What the adapter publishes on a sync has the decoder's own snapshot layout: a book
+    rebuilt from the REST snapshot gives back the same events."""
+    from baconalgo.adapters.binance import book_snapshot_events
+
+    snapshot, _ = recorded_frames(spot_recording)[0]
+    book = ba.OrderBook(0)
+    book.apply(snapshot)
+    ours = book_snapshot_events(book, int(snapshot["seq"][0]), 7, 9)
+    fields = ["kind", "side", "price_ticks", "qty_lots", "flags", "seq", "instrument"]
+    assert ours[fields].tolist() == snapshot[fields].tolist()
+    assert set(ours["ts_event_ns"].tolist()) == {7}
+
+
+def test_a_strategy_that_raises_stops_trading_and_the_bus_keeps_flowing(tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text(
+        "from baconalgo import Strategy\n\n"
+        "class Broken(Strategy):\n"
+        "    def on_trade(self, trade):\n"
+        "        raise RuntimeError('strategy bug')\n"
+    )
+    config = load_config(
+        None,
+        environ={
+            "BACONALGO__REPLAY__SPEED": "0",
+            "BACONALGO__PAPER__STRATEGY": json.dumps(f"{path}:Broken"),
+        },
+    )
+    engine = Engine(config)
+    engine.start()
+    try:
+        wait_until(engine.feed_done, timeout=120)
+    finally:
+        engine.stop()
+    assert engine.paper is not None
+    assert engine.paper.error == "RuntimeError: strategy bug"
+    paper = engine.status()["components"]["paper"]
+    assert paper["dropped_events"] > 0 and paper["counters"]["trades"] == 1
+    consumers = {c["name"]: c for c in engine.bus.counters()["consumers"]}
+    assert consumers["paper"]["lag"] == 0
+    assert consumers["paper"]["sequence"] == engine.bus.counters()["published"]

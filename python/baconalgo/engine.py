@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -211,7 +212,12 @@ class PaperConsumer(_PollerThread):
 
     def _failed(self, e: BaseException) -> None:
         self.error = f"{type(e).__name__}: {e}"
-        log.exception("paper session failed: the strategy stops trading")
+        # The traceback as text: a record holding the exception would keep the strategy
+        # and its broker (which must die on this thread) alive in whoever keeps records.
+        log.error(
+            "paper session failed: the strategy stops trading\n%s",
+            "".join(traceback.format_exception(e)),
+        )
 
     def _publish(self) -> None:
         if self.session is None:

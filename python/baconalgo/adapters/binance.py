@@ -258,7 +258,7 @@ def book_snapshot_events(
 ) -> npt.NDArray[np.void]:
     """``book`` as the decoder writes a snapshot: ``BookSnapshotBegin``, one ``BookDelta``
     per level flagged SNAPSHOT (bids then asks, best first), ``BookSnapshotEnd`` flagged
-    last in batch."""
+    last in batch (tested equal to the decoder's own)."""
     bids, asks = (
         book.depth(Side.BID, book.levels(Side.BID)),
         book.depth(Side.ASK, book.levels(Side.ASK)),
@@ -269,8 +269,8 @@ def book_snapshot_events(
     out["instrument"], out["venue"] = book.instrument, venue
     out["kind"] = EventKind.BOOK_DELTA
     out["flags"] = _SNAPSHOT
-    out[0]["kind"], out[0]["flags"] = EventKind.BOOK_SNAPSHOT_BEGIN, _SNAPSHOT
-    out[-1]["kind"], out[-1]["flags"] = EventKind.BOOK_SNAPSHOT_END, _SNAPSHOT | _LAST_IN_BATCH
+    out[0]["kind"], out[0]["flags"] = EventKind.BOOK_SNAPSHOT_BEGIN, 0
+    out[-1]["kind"], out[-1]["flags"] = EventKind.BOOK_SNAPSHOT_END, _LAST_IN_BATCH
     levels = np.concatenate([bids, asks]) if n else np.zeros((0, 2), dtype=np.int64)
     out["price_ticks"][1:-1], out["qty_lots"][1:-1] = levels[:, 0], levels[:, 1]
     out["side"][1 : 1 + len(bids)] = Side.BID
