@@ -53,8 +53,9 @@ bench-python-feed: build
 	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
 	$(PY) benches/feed_python.py
 
+# nautilus_trader pins pandas < 3, so pip picks vectorbt 1.0, whose theme needs plotly < 6.
 bench-backtest: build
-	$(PY) -m pip install --quiet nautilus_trader vectorbt
+	$(PY) -m pip install --quiet nautilus_trader vectorbt "plotly<6"
 	$(PY) benches/backtest_python.py
 
 bench-paper: build

@@ -130,14 +130,9 @@ def cross(fast: Any, slow: Any) -> tuple[Any, Any]:
     return entries, exits
 
 
-def main() -> None:
-    rows: list[tuple[str, str, str, str]] = []
-    load = Path("/proc/loadavg").read_text().strip()
-    print(f"{date.today()}  Python {platform.python_version()}  loadavg {load}")
-    bars = year_of_bars()
+def event_driven(bars: pl.DataFrame, rows: list[tuple[str, str, str, str]]) -> None:
     ema_cross = load_example()
     cfg = BacktestConfig(init_cash=CASH, tick_size=0.01, lot_size=1e-8, taker_fee=FEES)
-
     t_py, res_py = best(lambda: backtest.run(ema_cross(), bars, cfg), 3)
     t_rule, res_rule = best(lambda: backtest.run(EmaCrossRule(10, 50), bars, cfg), 3)
     assert res_py.fills.equals(res_rule.fills), "Python strategy and declared rule disagree"
@@ -147,96 +142,116 @@ def main() -> None:
     if nt is None:
         print("nautilus_trader not installed: pip install nautilus_trader", file=sys.stderr)
         rows.append(("EMA cross, 525,600 bars, Python strategy", f"{t_py:.2f} s", "-", "-"))
-    else:
-        print(f"nautilus_trader EMACross: {nt[0]:.3f} s, {nt[1]} orders")
-        rows.append(
-            (
-                "EMA cross, 525,600 bars, Python strategy",
-                f"{t_py:.2f} s",
-                f"nautilus_trader EMACross {nt[0]:.1f} s",
-                f"{nt[0] / t_py:.0f}x",
-            )
+        return
+    print(f"nautilus_trader EMACross: {nt[0]:.3f} s, {nt[1]} orders")
+    anchor = f"nautilus_trader EMACross {nt[0]:.1f} s"
+    rows.append(
+        (
+            "EMA cross, 525,600 bars, Python strategy",
+            f"{t_py:.2f} s",
+            anchor,
+            f"{nt[0] / t_py:.0f}x",
         )
-        rows.append(
-            (
-                "EMA cross, 525,600 bars, declared rule (Rust)",
-                f"{t_rule:.3f} s",
-                f"nautilus_trader EMACross {nt[0]:.1f} s",
-                f"{nt[0] / t_rule:.0f}x",
-            )
+    )
+    rows.append(
+        (
+            "EMA cross, 525,600 bars, declared rule (Rust)",
+            f"{t_rule:.3f} s",
+            anchor,
+            f"{nt[0] / t_rule:.0f}x",
         )
+    )
 
-    # ---------------------------------------------------------------- vectorized
+
+def vectorized(bars: pl.DataFrame, rows: list[tuple[str, str, str, str]]) -> None:
+    try:
+        import vectorbt as vbt
+    except ImportError:
+        print("vectorbt not installed: pip install vectorbt", file=sys.stderr)
+        return
     close = bars["close"].to_numpy()
-    fast, slow = ta.EMA(close, 10), ta.EMA(close, 50)
-    entries, exits = cross(fast, slow)
+    entries, exits = cross(ta.EMA(close, 10), ta.EMA(close, 50))
     t_vec, ours = best(
         lambda: backtest.simulate(close, entries, exits, init_cash=CASH, fees=FEES), 5
     )
+    # Warm numba's JIT on a small input first: compile time is not run time.
+    vbt.Portfolio.from_signals(
+        close[:100], entries[:100], exits[:100], fees=FEES, init_cash=CASH, freq="1min"
+    )
+
+    def vbt_single() -> Any:
+        return vbt.Portfolio.from_signals(
+            close, entries, exits, fees=FEES, init_cash=CASH, freq="1min"
+        )
+
+    t_vbt, pf = best(vbt_single, 5)
+    rec = pf.orders.records
+    assert len(rec) == ours.fills.height
+    np.testing.assert_array_equal(rec["idx"], ours.fills["bar"].to_numpy())
+    np.testing.assert_allclose(rec["size"], ours.fills["qty"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(rec["price"], ours.fills["price"].to_numpy(), rtol=1e-15)
+    # The fees eat the account down to cents over a year: equal to 1e-9 of the start.
+    assert abs(float(pf.final_value()) - ours.final_equity) <= 1e-9 * CASH
+    print(f"vectorized single: ours {t_vec * 1e3:.1f} ms, vectorbt {t_vbt * 1e3:.1f} ms (equal)")
+    rows.append(
+        (
+            "vectorized EMA cross, 525,600 bars, one run",
+            f"{t_vec * 1e3:.1f} ms",
+            f"vectorbt from_signals {t_vbt * 1e3:.1f} ms",
+            f"{t_vbt / t_vec:.1f}x",
+        )
+    )
+
     month = backtest.load_bars(BARS)["close"].to_numpy()
     pairs = [(f, s) for f in range(2, 27) for s in range(30, 230, 5)]
     assert len(pairs) == 1000
     t_sweep, sweep = best(
         lambda: backtest.ema_cross_sweep(month, pairs, init_cash=CASH, fees=FEES), 3
     )
-    try:
-        import vectorbt as vbt
-    except ImportError:
-        print("vectorbt not installed: pip install vectorbt", file=sys.stderr)
-        vbt = None
-    if vbt is not None:
-        # Warm numba's JIT on a small input first: compile time is not run time.
-        vbt.Portfolio.from_signals(
-            close[:100], entries[:100], exits[:100], fees=FEES, init_cash=CASH, freq="1min"
+    periods = sorted({p for pair in pairs for p in pair})
+
+    def vbt_sweep() -> Any:
+        # The same TA-Lib EMAs (our ta.EMA is bit-exact TA-Lib), one per period, the
+        # same cross rule, then vectorbt simulates the 1,000 columns.
+        emas = {p: ta.EMA(month, p) for p in periods}
+        f2 = np.column_stack([emas[f] for f, _ in pairs])
+        s2 = np.column_stack([emas[s] for _, s in pairs])
+        en, ex = cross(f2, s2)
+        return vbt.Portfolio.from_signals(
+            month[:, None], en, ex, fees=FEES, init_cash=CASH, freq="1min"
         )
 
-        def vbt_single() -> Any:
-            return vbt.Portfolio.from_signals(
-                close, entries, exits, fees=FEES, init_cash=CASH, freq="1min"
-            )
+    t_vsweep, pf2 = best(vbt_sweep, 3)
+    np.testing.assert_allclose(
+        pf2.final_value().to_numpy(),
+        sweep["final_equity"].to_numpy(),
+        rtol=1e-9,
+        atol=1e-9 * CASH,
+    )
+    assert (pf2.orders.count().to_numpy() == sweep["orders"].to_numpy()).all()
+    print(
+        f"sweep 1,000 pairs x {len(month):,} bars: ours {t_sweep:.3f} s, "
+        f"vectorbt {t_vsweep:.3f} s (equal)"
+    )
+    rows.append(
+        (
+            f"vectorized sweep, 1,000 EMA pairs x {len(month):,} bars",
+            f"{t_sweep * 1e3:.0f} ms",
+            f"vectorbt (TA-Lib EMAs + from_signals) {t_vsweep * 1e3:.0f} ms",
+            f"{t_vsweep / t_sweep:.1f}x",
+        )
+    )
 
-        t_vbt, pf = best(vbt_single, 5)
-        assert len(pf.orders.records) == ours.fills.height
-        assert abs(float(pf.final_value()) - ours.final_equity) <= 1e-9 * ours.final_equity
-        print(
-            f"vectorized single: ours {t_vec * 1e3:.1f} ms, vectorbt {t_vbt * 1e3:.1f} ms (equal)"
-        )
-        rows.append(
-            (
-                "vectorized EMA cross, 525,600 bars, one run",
-                f"{t_vec * 1e3:.1f} ms",
-                f"vectorbt from_signals {t_vbt * 1e3:.1f} ms",
-                f"{t_vbt / t_vec:.1f}x",
-            )
-        )
 
-        periods = sorted({p for pair in pairs for p in pair})
-
-        def vbt_sweep() -> Any:
-            # The same TA-Lib EMAs (our ta.EMA is bit-exact TA-Lib), one per period, the
-            # same cross rule, then vectorbt simulates the 1,000 columns.
-            emas = {p: ta.EMA(month, p) for p in periods}
-            f2 = np.column_stack([emas[f] for f, _ in pairs])
-            s2 = np.column_stack([emas[s] for _, s in pairs])
-            en, ex = cross(f2, s2)
-            return vbt.Portfolio.from_signals(month, en, ex, fees=FEES, init_cash=CASH, freq="1min")
-
-        t_vsweep, pf2 = best(vbt_sweep, 3)
-        np.testing.assert_allclose(
-            pf2.final_value().to_numpy(), sweep["final_equity"].to_numpy(), rtol=1e-9
-        )
-        print(
-            f"sweep 1,000 pairs x {len(month):,} bars: ours {t_sweep:.3f} s, "
-            f"vectorbt {t_vsweep:.3f} s (equal)"
-        )
-        rows.append(
-            (
-                f"vectorized sweep, 1,000 EMA pairs x {len(month):,} bars",
-                f"{t_sweep * 1e3:.0f} ms",
-                f"vectorbt (TA-Lib EMAs + from_signals) {t_vsweep * 1e3:.0f} ms",
-                f"{t_vsweep / t_sweep:.1f}x",
-            )
-        )
+def main(parts: set[str]) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    load = Path("/proc/loadavg").read_text().strip()
+    print(f"{date.today()}  Python {platform.python_version()}  loadavg {load}")
+    bars = year_of_bars()
+    if "event" in parts:
+        event_driven(bars, rows)
+    if "vectorized" in parts:
+        vectorized(bars, rows)
     print()
     print("| what | BaconAlgo | anchor | ratio |")
     print("|---|---|---|---|")
@@ -246,4 +261,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python benches/backtest_python.py [event] [vectorized]`: both when none is named.
+    main(set(sys.argv[1:]) or {"event", "vectorized"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from baconalgo import Strategy, ta
+from baconalgo.strategy import Bar
 
 
 class EmaCross(Strategy):
@@ -22,7 +23,7 @@ class EmaCross(Strategy):
         self.fast = self.indicator(ta.stream.EMA(self.fast_period))
         self.slow = self.indicator(ta.stream.EMA(self.slow_period))
 
-    def on_bar(self, bar) -> None:  # type: ignore[no-untyped-def]
+    def on_bar(self, bar: Bar) -> None:
         f0, s0 = self.fast.previous, self.slow.previous
         if f0 is None or s0 is None or math.isnan(f0) or math.isnan(s0):
             return  # warming up

@@ -17,6 +17,7 @@ import re
 import struct
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from baconalgo.config import load_config
 from baconalgo.errors import ConfigError
 from baconalgo.recorder import Recorder
 from baconalgo.risk import RejectReason
-from baconalgo.strategy import StrategyNotAttached
+from baconalgo.strategy import Bar, Quote, StrategyAlreadyAttached, StrategyNotAttached
 
 REPO = Path(__file__).resolve().parents[1]
 BARS = REPO / "data" / "bars" / "btc_perp_1m_2022-01.csv.gz"
@@ -433,6 +434,10 @@ def test_off_grid_orders_and_bad_bars_raise_naming_the_field() -> None:
         backtest.run(EmaCross(), pl.DataFrame({"ts_ns": [1], "close": [1.0]}), BacktestConfig())
     with pytest.raises(StrategyNotAttached):
         EmaCross().buy(1.0)
+    used = EmaCross()
+    backtest.run(used, flat_bars([100.0, 101.0]), BacktestConfig())
+    with pytest.raises(StrategyAlreadyAttached, match="make a new instance"):
+        backtest.run(used, flat_bars([100.0, 101.0]), BacktestConfig())
 
 
 def test_indicator_handles_hold_the_streaming_values(bars: pl.DataFrame) -> None:
@@ -544,3 +549,66 @@ def test_rss_stays_flat_over_20_repeated_backtests(bars: pl.DataFrame) -> None:
     gc.collect()
     after = proc.memory_info().rss
     assert after <= before * 1.05, f"RSS grew from {before} to {after} bytes"
+
+
+def test_the_same_strategy_runs_against_any_broker_a_runner_attaches() -> None:
+    class PaperBroker:
+        """What a paper or live runner provides: the Broker protocol, nothing of the
+        backtest."""
+
+        def __init__(self) -> None:
+            self.sent: list[tuple[Any, ...]] = []
+            self.cash, self.position, self.equity, self.ts_ns = 1_000.0, 0.0, 1_000.0, 7
+
+        def submit(
+            self,
+            side: Any,
+            qty: float,
+            price: Any = None,
+            tif: str = "gtc",
+            post_only: bool = False,
+        ) -> int:
+            self.sent.append((side, qty, price, tif, post_only))
+            return len(self.sent)
+
+        def cancel(self, client_order_id: int) -> None:
+            self.sent.append(("cancel", client_order_id))
+
+        def replace(self, client_order_id: int, price: Any = None, qty: Any = None) -> None:
+            self.sent.append(("replace", client_order_id, price, qty))
+
+        def quote(self) -> tuple[float, float]:
+            return (99.5, 100.5)
+
+        def open_orders(self) -> list[tuple[int, str, float, float, float, str]]:
+            return [(1, "buy", 100.25, 1.0, 0.0, "ioc")]
+
+        def max_buy_qty(self) -> float:
+            return 9.0
+
+    class QuoteTaker(Strategy):
+        def on_start(self) -> None:
+            self.sma = self.indicator(ta.stream.SMA(2))
+
+        def on_quote(self, quote: Any) -> None:
+            if quote.ask < 100.5:
+                self.buy(1.0, quote.ask, tif="ioc")
+
+    s, broker = QuoteTaker(), PaperBroker()
+    s.attach(broker)
+    s.on_start()
+    s.on_quote(types.SimpleNamespace(bid=100.0, ask=100.25))
+    s.cancel_all()
+    s.replace(1, price=100.0)
+    assert broker.sent == [
+        ("buy", 1.0, 100.25, "ioc", False),
+        ("cancel", 1),
+        ("replace", 1, 100.0, None),
+    ]
+    assert s.book == Quote(99.5, 100.5) and s.now_ns == 7 and s.max_buy_qty() == 9.0
+    assert s.open_orders[0].client_order_id == 1 and s.position == 0.0
+    # A live runner feeds the registered indicators from the bars it builds.
+    for i, close in enumerate((1.0, 3.0)):
+        for handle in s.indicators:
+            handle.feed(Bar(i, close, close, close, close))
+    assert s.sma.value == 2.0 and math.isnan(s.sma.previous)

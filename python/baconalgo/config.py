@@ -75,15 +75,18 @@ class InstrumentConfig(_Section):
 
 class ReplayConfig(_Section):
     """Recorded market data played by a local replay server (127.0.0.1, random port) to
-    the Binance adapter, as the venue would (the main job's source for now)."""
+    the venue's adapter, as the venue would (the main job's source for now)."""
 
     path: Path = DEFAULT_RECORDING
-    venue: Literal["binance_spot", "binance_usdm"] = "binance_spot"
+    # binance_*: a data/binance recording; okx, kraken: a cryptofeed capture
+    # (data/cryptofeed), replayed as the venue would to the venue's adapter.
+    venue: Literal["binance_spot", "binance_usdm", "okx", "kraken"] = "binance_spot"
     symbol: str = "BTCUSDT"
     # Multiple of recorded time; 0 replays as fast as the engine takes it.
     speed: float = Field(default=1.0, ge=0)
-    # Streams subscribed per symbol.
-    channels: list[str] = Field(default_factory=lambda: ["depth@100ms", "bookTicker", "trade"])
+    # Channels subscribed per symbol; none: the venue adapter's default (Binance
+    # depth@100ms, bookTicker, trade; OKX books, trades; Kraken book, trade).
+    channels: list[str] | None = None
     # Renew the websocket before Binance's 24 h limit (seconds).
     max_connection_age_seconds: float = Field(default=23.5 * 3600, gt=0)
     # Websocket ping interval, client and replay server (seconds).

@@ -4,7 +4,8 @@ the configuration. The server reports on it.
 The feed is the real live path: a venue adapter (websockets) decoding every frame in Rust
 onto the bus and keeping the books in Rust synchronisers. With no exchange reachable here,
 ``baconalgo run`` starts a replay server on 127.0.0.1 (random port) that plays the bundled
-recording as Binance would, REST depth snapshot included, and points the adapter at it."""
+recording as the venue would (Binance with its REST depth snapshot, OKX, or Kraken) and
+points the venue's adapter at it."""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ import numpy as np
 import numpy.typing as npt
 
 from baconalgo._core import Bus, __version__, cpu_features
-from baconalgo.adapters.binance import BinanceAdapter, BinanceInstrument
-from baconalgo.adapters.replay_server import BinanceReplayServer
+from baconalgo.adapters.base import Instrument, ResubscribingAdapter
+from baconalgo.adapters.binance import BinanceAdapter
+from baconalgo.adapters.kraken import KrakenAdapter
+from baconalgo.adapters.okx import OkxAdapter
+from baconalgo.adapters.replay_server import (
+    BinanceReplayServer,
+    KrakenReplayServer,
+    OkxReplayServer,
+    ReplayServer,
+)
 from baconalgo.bus import EventKind
 from baconalgo.config import REPO_ROOT, Config, RecorderConfig
 from baconalgo.errors import BaconAlgoError, BusClosed, ConfigError
@@ -234,30 +243,47 @@ class PaperConsumer(_PollerThread):
 
 
 class FeedRunner:
-    """Runs the replay server and the Binance adapter on their own asyncio loop thread."""
+    """Runs the replay server and the venue's adapter on their own asyncio loop thread:
+    Binance (spot or USD-M, REST snapshots from the server), OKX, or Kraken (WebSocket
+    v2, the server converting the v1 recording)."""
 
     def __init__(self, config: Config, bus: Bus) -> None:
         replay = config.replay
         self.config = replay
         self.bus = bus
-        self.market: Literal["spot", "usdm"] = "spot" if replay.venue == "binance_spot" else "usdm"
+        self.venue = replay.venue
+        instruments = [Instrument(i.symbol, i.tick, i.lot) for i in replay.instruments]
+        common: dict[str, Any] = {"speed": replay.speed, "ping_interval": replay.ping_interval}
         # The server reads the whole recording now, so a bad file fails at start.
         try:
-            self.server = BinanceReplayServer(
-                replay.path, speed=replay.speed, ping_interval=replay.ping_interval
-            )
-        except (OSError, ValueError) as e:
+            if replay.venue == "okx":
+                self.server: ReplayServer = OkxReplayServer(replay.path, **common)
+            elif replay.venue == "kraken":
+                self.server = KrakenReplayServer(replay.path, protocol="v2", **common)
+            else:
+                self.server = BinanceReplayServer(replay.path, **common)
+        except (OSError, ValueError, KeyError) as e:
             raise ConfigError(f"replay.path: {e}") from None
-        self.adapter = BinanceAdapter(
-            self.market,
-            [BinanceInstrument(i.symbol, i.tick, i.lot) for i in replay.instruments],
-            bus,
-            ws_url="ws://127.0.0.1:0/stream",  # set once the server has its port
-            channels=replay.channels,
-            max_connection_age=replay.max_connection_age_seconds,
-            ping_interval=replay.ping_interval,
-            publish_books=config.paper.enabled,
-        )
+        channels: dict[str, Any] = {} if replay.channels is None else {"channels": replay.channels}
+        self.adapter: BinanceAdapter | ResubscribingAdapter
+        if isinstance(self.server, OkxReplayServer):
+            self.adapter = OkxAdapter(instruments, bus, **channels)
+        elif isinstance(self.server, KrakenReplayServer):
+            depth = self.server.depth
+            self.adapter = KrakenAdapter(instruments, bus, depth=depth, **channels)
+        else:
+            self.market: Literal["spot", "usdm"] = (
+                "spot" if replay.venue == "binance_spot" else "usdm"
+            )
+            self.adapter = BinanceAdapter(
+                self.market,
+                instruments,
+                bus,
+                max_connection_age=replay.max_connection_age_seconds,
+                ping_interval=replay.ping_interval,
+                publish_books=config.paper.enabled,
+                **channels,
+            )
         self.error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -299,9 +325,12 @@ class FeedRunner:
         self._stop = asyncio.Event()
         async with self.server:
             self.adapter.url = self.server.ws_url
-            self.adapter.rest_url = (
-                self.server.spot_rest_url if self.market == "spot" else self.server.usdm_rest_url
-            )
+            if isinstance(self.server, BinanceReplayServer):
+                self.adapter.rest_url = (  # type: ignore[union-attr]
+                    self.server.spot_rest_url
+                    if self.market == "spot"
+                    else self.server.usdm_rest_url
+                )
             task = asyncio.create_task(self.adapter.run())
             self._ready.set()
             log.info("replaying", extra={"url": self.server.ws_url, "path": str(self.config.path)})
@@ -328,7 +357,7 @@ class Engine:
         if not replay.path.exists():
             raise ConfigError(f"replay.path: recording {replay.path} does not exist")
         self.feed = FeedRunner(config, self.bus)
-        self.decoder = self.feed.adapter.binance_decoder
+        self.decoder = self.feed.adapter.decoder
         if self.decoder.instrument_index(replay.symbol) is None:
             raise ConfigError(f"replay.symbol: {replay.symbol!r} is not in replay.instruments")
         self.monitor = Monitor(self.bus)
@@ -418,7 +447,7 @@ class Engine:
         with the trade and quote flow the monitor saw on the bus."""
         out: dict[str, dict[str, Any]] = {}
         flow = self.monitor.snapshot()
-        for index, sync in self.feed.adapter.syncs.items():
+        for index, sync in self.feed.adapter.books.items():
             symbol = self.decoder.instrument(index)[0]
             book = sync.summary()
             top = flow.get(index, TradeFlow())

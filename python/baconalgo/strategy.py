@@ -86,6 +86,10 @@ class StrategyNotAttached(RuntimeError):
     """A strategy method that needs a broker was called before a runner attached one."""
 
 
+class StrategyAlreadyAttached(RuntimeError):
+    """A runner was given a strategy object another runner has already driven."""
+
+
 class _Detached:
     """The broker of a strategy no runner has attached yet: every use says so."""
 
@@ -115,8 +119,19 @@ class Strategy:
     # ------------------------------------------------------------------ runner side
 
     def attach(self, broker: Broker) -> None:
-        """Called by a runner before ``on_start``: where orders go from now on."""
+        """Called by a runner before ``on_start``: where orders go from now on. A
+        strategy object runs once: its indicators and attributes carry the state of its
+        run, so a second runner would start from the end of the first."""
+        if self.attached:
+            raise StrategyAlreadyAttached(
+                f"this {type(self).__name__} has run already: make a new instance per run"
+            )
         self._broker = broker
+
+    @property
+    def attached(self) -> bool:
+        """Whether a runner has attached this strategy."""
+        return not isinstance(self._broker, _Detached)
 
     @property
     def indicators(self) -> list[Indicator]:
@@ -246,5 +261,6 @@ __all__ = [
     "OrderUpdate",
     "Quote",
     "Strategy",
+    "StrategyAlreadyAttached",
     "StrategyNotAttached",
 ]

@@ -187,11 +187,19 @@ def run_with_bus(
     bus.add_poller("test")
     bus.start()
 
+    messages, _, _ = read_binance_recording(spot_recording)
+    last_trade = trades_in(messages[:limit])[-1]
+
     async def main() -> BinanceAdapter:
         async with BinanceReplayServer(spot_recording, limit=limit, **server_kwargs) as server:
             adapter = adapter_for(server, **adapter_kwargs)
             adapter.bus = bus
-            await run_until(server, adapter, book_caught_up(server, adapter))
+            caught_up = book_caught_up(server, adapter)
+
+            def done() -> bool:
+                return caught_up() and adapter.last_seq(0, ba.EventKind.TRADE) == last_trade
+
+            await run_until(server, adapter, done)
             return adapter
 
     adapter = asyncio.run(main())

@@ -187,7 +187,7 @@ def test_wrong_depth_is_refused_by_the_venue_and_counted(protocol: str) -> None:
 def test_ping_keeps_a_quiet_connection(protocol: str) -> None:
     async def main() -> tuple[KrakenAdapter, KrakenReplayServer]:
         async with KrakenReplayServer(CAPTURE, protocol=protocol) as server:
-            adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=0.5)
+            adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=5.0)
             adapter._streams = []
             await run_while_waiting(adapter, lambda: server.stats.pongs >= 3, "three pongs")
             return adapter, server

@@ -175,7 +175,10 @@ def test_live_shape_gap_in_sequence_ids_resubscribes() -> None:
 def test_text_ping_keeps_a_quiet_connection_and_a_silent_venue_is_left() -> None:
     async def main(answer: bool) -> OkxAdapter:
         async with OkxReplayServer(CAPTURE, answer_pings=answer) as server:
-            adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=0.2)
+            # A venue that answers is given ample time (the machine may be loaded); a
+            # silent one is left after 0.2 s.
+            timeout = 5.0 if answer else 0.2
+            adapter = adapter_for(server, app_ping_interval=0.05, app_ping_timeout=timeout)
             adapter._streams = []  # nothing subscribed: the venue sends nothing
             if answer:
                 await run_while_waiting(adapter, lambda: server.stats.pongs >= 3, "3 pongs")

@@ -372,6 +372,11 @@ class WebsocketAdapter(ABC):
     def stop(self) -> None:
         self._stop.set()
 
+    def last_seq(self, instrument: int, kind: int) -> int | None:
+        """The sequence number of the last batch delivered for ``(instrument, kind)``
+        (update id, trade id...), tracked for adapters that renew connections by handover."""
+        return self._last_seq.get((instrument, int(kind)))
+
     def request_reconnect(self, reason: str) -> None:
         """Leaves the current connection at the next frame and reconnects at once."""
         self._reconnect_reason = reason
@@ -473,16 +478,16 @@ class WebsocketAdapter(ABC):
         log.info(
             "handover: opening a new connection", extra={"venue": self.venue, "reason": reason}
         )
+        ws: ClientConnection | None = None
         try:
             ws = await self._connect()
             if self._streams:
-                for m in self.subscribe_messages(self._streams):
-                    await self._limiter.wait()
-                    await ws.send(m)
-                    self.counters.subscribe_messages += 1
+                await self._send_all(self.subscribe_messages(self._streams), ws)
         except (OSError, TimeoutError, websockets.WebSocketException) as e:
             self.counters.last_error = f"handover: {type(e).__name__}: {e}"
             log.warning("handover failed", extra={"venue": self.venue, "error": str(e)})
+            if ws is not None:
+                await _close_quietly(ws)
             return None
         self.counters.connects += 1
         handover = _Handover(ws, time.monotonic())
@@ -543,8 +548,9 @@ class WebsocketAdapter(ABC):
         with contextlib.suppress(websockets.WebSocketException):
             await self._send_all(messages)
 
-    async def _send_all(self, messages: Sequence[str]) -> None:
-        ws = self._ws
+    async def _send_all(self, messages: Sequence[str], ws: ClientConnection | None = None) -> None:
+        """Sends control messages at the venue's pace, on ``ws`` or the current connection."""
+        ws = ws or self._ws
         if ws is None:
             return
         for m in messages:
@@ -676,10 +682,19 @@ class WebsocketAdapter(ABC):
         )
 
 
-_BOOK_KINDS = np.array(
-    [EventKind.BOOK_DELTA, EventKind.BOOK_SNAPSHOT_BEGIN, EventKind.BOOK_SNAPSHOT_END],
-    dtype=np.uint8,
+_BOOK_KIND_SET = frozenset(
+    int(k)
+    for k in (EventKind.BOOK_DELTA, EventKind.BOOK_SNAPSHOT_BEGIN, EventKind.BOOK_SNAPSHOT_END)
 )
+
+
+def _is_book(kinds: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    book: npt.NDArray[np.bool_] = (
+        (kinds == EventKind.BOOK_DELTA)
+        | (kinds == EventKind.BOOK_SNAPSHOT_BEGIN)
+        | (kinds == EventKind.BOOK_SNAPSHOT_END)
+    )
+    return book
 
 
 class BookKeeper(Protocol):
@@ -708,9 +723,7 @@ class SnapshotBook:
         self._stats = {"snapshots": 0, "applied": 0, "ignored": 0}
 
     def on_events(self, events: npt.NDArray[np.void]) -> str:
-        mine = events[
-            (events["instrument"] == self.instrument) & np.isin(events["kind"], _BOOK_KINDS)
-        ]
+        mine = events[(events["instrument"] == self.instrument) & _is_book(events["kind"])]
         if not len(mine):
             return "not_a_book_message"
         snapshot = bool((mine["kind"] == EventKind.BOOK_SNAPSHOT_BEGIN).any())
@@ -818,10 +831,17 @@ class ResubscribingAdapter(WebsocketAdapter):
         self._resubscribing.clear()
 
     def on_batch(self, batch: npt.NDArray[np.void], frame: bytes) -> None:
-        is_book = np.isin(batch["kind"], _BOOK_KINDS)
-        if not is_book.any():
+        # A frame is one venue message, and every decoder makes a message's events all
+        # book events or none: the first event says which.
+        if int(batch["kind"][0]) not in _BOOK_KIND_SET:
             return
-        for index in np.unique(batch["instrument"][is_book]).tolist():
+        instruments = batch["instrument"]
+        first = int(instruments[0])
+        if instruments[-1] == first and (instruments == first).all():
+            indices = [first]
+        else:  # Coinbase may carry several products in one l2_data message
+            indices = np.unique(instruments).tolist()
+        for index in indices:
             book = self.books.get(int(index))
             if book is not None:
                 self.on_book_outcome(int(index), book.on_events(batch))

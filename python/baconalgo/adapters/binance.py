@@ -241,6 +241,11 @@ class BinanceAdapter(WebsocketAdapter):
                 await self._http.aclose()
                 self._http = None
 
+    @property
+    def books(self) -> dict[int, BinanceBookSync]:
+        """The synchroniser of each instrument, by index (as other adapters' ``books``)."""
+        return self.syncs
+
     def book_summary(self, symbol: str) -> dict[str, Any]:
         index = self.binance_decoder.instrument_index(symbol)
         if index is None or index not in self.syncs:

@@ -377,9 +377,12 @@ class ReplayServer(ABC):
             for client in self._subscribers(m.stream):
                 self.frame_for(client, data)
         else:
-            for client in self._subscribers(m.stream):
+            receivers = self._subscribers(m.stream)
+            for client in receivers:
                 await self.send(client, self.frame_for(client, data))
-            self.stats.sent += 1
+            # A message of a stream nobody subscribed is played (the venue's book moves)
+            # but not sent.
+            self.stats.sent += bool(receivers)
         if i in self.faults.drop_after:
             self.stats.drops += 1
             await self._delivered()

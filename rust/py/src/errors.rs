@@ -192,24 +192,33 @@ pub fn reset_refused_err(py: Python<'_>, names: Vec<&'static str>) -> PyErr {
 static TA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn ta_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-    TA_ERROR
-        .get_or_try_init(py, || {
-            let bases = PyTuple::new(
-                py,
-                [
-                    py.get_type::<BaconAlgoError>(),
-                    py.get_type::<PyValueError>(),
-                ],
-            )?;
-            make_class(
-                py,
-                "TaError",
-                bases,
-                "An indicator rejected a parameter (out of range, unsupported moving-average \
-                 type); the message names the parameter.",
-            )
-        })
-        .map(|t| t.bind(py).clone())
+    value_error_type(
+        py,
+        &TA_ERROR,
+        "TaError",
+        "An indicator rejected a parameter (out of range, unsupported moving-average type); \
+         the message names the parameter.",
+    )
+}
+
+/// A `name(BaconAlgoError, ValueError)` class, made once into `cell`.
+fn value_error_type<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    doc: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    cell.get_or_try_init(py, || {
+        let bases = PyTuple::new(
+            py,
+            [
+                py.get_type::<BaconAlgoError>(),
+                py.get_type::<PyValueError>(),
+            ],
+        )?;
+        make_class(py, name, bases, doc)
+    })
+    .map(|t| t.bind(py).clone())
 }
 
 /// Maps a core indicator error to `TaError`, keeping the core's message (which names the
@@ -231,23 +240,12 @@ pub fn ta_err_msg(py: Python<'_>, msg: String) -> PyErr {
 static BACKTEST_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn backtest_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-    BACKTEST_ERROR
-        .get_or_try_init(py, || {
-            let bases = PyTuple::new(
-                py,
-                [
-                    py.get_type::<BaconAlgoError>(),
-                    py.get_type::<PyValueError>(),
-                ],
-            )?;
-            make_class(
-                py,
-                "BacktestError",
-                bases,
-                "Backtest inputs or parameters are unusable; the message names the field.",
-            )
-        })
-        .map(|t| t.bind(py).clone())
+    value_error_type(
+        py,
+        &BACKTEST_ERROR,
+        "BacktestError",
+        "Backtest inputs or parameters are unusable; the message names the field.",
+    )
 }
 
 /// Maps a core backtest error to `BacktestError`.

@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::vectorized::{metrics_dict, orders_dict, trades_dict};
+use super::vectorized::{contiguous, metrics_dict, orders_dict, trades_dict};
 use crate::book::parse_side;
 use crate::errors::{backtest_err, risk_err};
 use crate::risk::limits::{extract_limits, extract_specs};
@@ -311,9 +311,7 @@ fn slice<'a, T: numpy::Element>(
     a: &'a PyReadonlyArray1<'_, T>,
     n: usize,
 ) -> PyResult<&'a [T]> {
-    let s = a
-        .as_slice()
-        .map_err(|_| PyValueError::new_err(format!("`{name}` must be a contiguous 1-D array")))?;
+    let s = contiguous(name, a)?;
     if s.len() != n {
         return Err(PyValueError::new_err(format!(
             "`{name}` has {} bars, `close` {n}",
@@ -321,6 +319,35 @@ fn slice<'a, T: numpy::Element>(
         )));
     }
     Ok(s)
+}
+
+type BarSlices<'a> = (
+    &'a [u64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+    &'a [f64],
+);
+
+/// The six bar columns as slices of `close`'s length, or an error naming the column.
+fn bar_slices<'a>(
+    ts: &'a PyReadonlyArray1<'_, u64>,
+    open: &'a PyReadonlyArray1<'_, f64>,
+    high: &'a PyReadonlyArray1<'_, f64>,
+    low: &'a PyReadonlyArray1<'_, f64>,
+    close: &'a PyReadonlyArray1<'_, f64>,
+    volume: &'a PyReadonlyArray1<'_, f64>,
+) -> PyResult<BarSlices<'a>> {
+    let n = close.len()?;
+    Ok((
+        slice("ts", ts, n)?,
+        slice("open", open, n)?,
+        slice("high", high, n)?,
+        slice("low", low, n)?,
+        slice("close", close, n)?,
+        slice("volume", volume, n)?,
+    ))
 }
 
 /// The bar simulation as a strategy's broker: orders in (checked by the risk engine when
@@ -654,17 +681,8 @@ impl PyBarBroker {
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
-        let n = close.len()?;
-        let (t, o, h) = (
-            slice("ts", &ts, n)?,
-            slice("open", &open, n)?,
-            slice("high", &high, n)?,
-        );
-        let (l, c, v) = (
-            slice("low", &low, n)?,
-            slice("close", &close, n)?,
-            slice("volume", &volume, n)?,
-        );
+        let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
+        let n = c.len();
         let Some(mut rule) = self.rule.take() else {
             return Err(PyValueError::new_err(
                 "no declared rule: call set_ema_cross first",
@@ -684,7 +702,7 @@ impl PyBarBroker {
         let r = py.detach(|| sim.run_chunk(&bars, &mut rule));
         self.rule = Some(rule);
         self.ts
-            .extend_from_slice(&t[..self.sim.bars_closed() - self.ts.len()]);
+            .extend_from_slice(&t[..self.sim.bars_closed().saturating_sub(self.ts.len())]);
         r.map_err(|e| backtest_err(py, e))
     }
 
@@ -709,17 +727,8 @@ impl PyBarBroker {
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
     ) -> PyResult<()> {
-        let n = close.len()?;
-        let (t, o, h) = (
-            slice("ts", &ts, n)?,
-            slice("open", &open, n)?,
-            slice("high", &high, n)?,
-        );
-        let (l, c, v) = (
-            slice("low", &low, n)?,
-            slice("close", &close, n)?,
-            slice("volume", &volume, n)?,
-        );
+        let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
+        let n = c.len();
         let inds: Vec<Bound<'_, PyIndicator>> = indicators
             .iter()
             .map(|i| i.cast_into::<PyIndicator>().map_err(PyErr::from))

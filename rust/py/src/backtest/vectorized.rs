@@ -12,7 +12,11 @@ use pyo3::types::PyDict;
 
 use crate::errors::backtest_err;
 
-fn slice<'a, T: numpy::Element>(name: &str, a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+/// The array as a slice, or a `ValueError` naming it when it is not contiguous.
+pub fn contiguous<'a, T: numpy::Element>(
+    name: &str,
+    a: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<&'a [T]> {
     a.as_slice()
         .map_err(|_| PyValueError::new_err(format!("`{name}` must be a contiguous 1-D array")))
 }
@@ -151,9 +155,9 @@ fn backtest_simulate<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let cfg = config(init_cash, fees, slippage, size, direction)?;
     let (c, en, ex) = (
-        slice("close", &close)?,
-        slice("entries", &entries)?,
-        slice("exits", &exits)?,
+        contiguous("close", &close)?,
+        contiguous("entries", &entries)?,
+        contiguous("exits", &exits)?,
     );
     let pf = py
         .detach(|| simulate(c, en, ex, &cfg))
@@ -176,7 +180,10 @@ fn backtest_simulate_targets<'py>(
     ann_factor: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let cfg = config(init_cash, fees, slippage, None, direction)?;
-    let (c, t) = (slice("close", &close)?, slice("targets", &targets)?);
+    let (c, t) = (
+        contiguous("close", &close)?,
+        contiguous("targets", &targets)?,
+    );
     let pf = py
         .detach(|| simulate_targets(c, t, &cfg))
         .map_err(|e| backtest_err(py, e))?;
@@ -200,9 +207,9 @@ fn backtest_ema_cross_sweep<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let cfg = config(init_cash, fees, slippage, size, direction)?;
     let (c, f, s) = (
-        slice("close", &close)?,
-        slice("fast", &fast)?,
-        slice("slow", &slow)?,
+        contiguous("close", &close)?,
+        contiguous("fast", &fast)?,
+        contiguous("slow", &slow)?,
     );
     if f.len() != s.len() {
         return Err(PyValueError::new_err(format!(
