@@ -8,7 +8,7 @@ use baconalgo_core::backtest::{due, BarConfig, LastTrade, PaperConfig, PaperSim,
 use baconalgo_core::model::Side;
 use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::queue::QueueShape;
-use baconalgo_core::venue::{ExecKind, FeeSchedule};
+use baconalgo_core::venue::{ExecKind, ExecReport, FeeSchedule, Liquidity};
 use baconalgo_core::venue::{LatencyModel, QueueModel, SimConfig, VenueInstrument};
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -411,7 +411,7 @@ impl PyPaperBroker {
     /// Every fill received, as columns: ts_ns (venue time), ts_recv_ns, client_order_id,
     /// side, price, qty, fee, liquidity, trade_id.
     fn fills<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f: Vec<_> = self
+        let f: Vec<ExecReport> = self
             .sim
             .reports()
             .iter()
@@ -420,82 +420,28 @@ impl PyPaperBroker {
             .collect();
         let (t, l) = (self.grid.tick_size, self.grid.lot_size);
         let d = PyDict::new(py);
-        d.set_item(
-            "ts_ns",
-            f.iter()
-                .map(|r| r.ts_event_ns)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "ts_recv_ns",
-            f.iter()
-                .map(|r| r.ts_recv_ns)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "client_order_id",
-            f.iter()
-                .map(|r| r.client_order_id)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
+        let u = |g: fn(&ExecReport) -> u64| f.iter().map(g).collect::<Vec<_>>().into_pyarray(py);
+        let i = |g: fn(&ExecReport) -> i64| f.iter().map(g).collect::<Vec<_>>().into_pyarray(py);
+        let x =
+            |g: &dyn Fn(&ExecReport) -> f64| f.iter().map(g).collect::<Vec<_>>().into_pyarray(py);
+        d.set_item("ts_ns", u(|r| r.ts_event_ns))?;
+        d.set_item("ts_recv_ns", u(|r| r.ts_recv_ns))?;
+        d.set_item("client_order_id", u(|r| r.client_order_id))?;
         d.set_item(
             "side",
             f.iter().map(|r| side_name(r.side)).collect::<Vec<_>>(),
         )?;
-        d.set_item(
-            "price",
-            f.iter()
-                .map(|r| r.price_ticks as f64 * t)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "price_ticks",
-            f.iter()
-                .map(|r| r.price_ticks)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "qty",
-            f.iter()
-                .map(|r| r.last_qty_lots as f64 * l)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "qty_lots",
-            f.iter()
-                .map(|r| r.last_qty_lots)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "fee",
-            f.iter()
-                .map(|r| r.fee_quote)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
-        d.set_item(
-            "liquidity",
-            f.iter()
-                .map(|r| match r.liquidity {
-                    baconalgo_core::venue::Liquidity::Maker => "maker",
-                    _ => "taker",
-                })
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "trade_id",
-            f.iter()
-                .map(|r| r.trade_id)
-                .collect::<Vec<_>>()
-                .into_pyarray(py),
-        )?;
+        d.set_item("price", x(&|r| r.price_ticks as f64 * t))?;
+        d.set_item("price_ticks", i(|r| r.price_ticks))?;
+        d.set_item("qty", x(&|r| r.last_qty_lots as f64 * l))?;
+        d.set_item("qty_lots", i(|r| r.last_qty_lots))?;
+        d.set_item("fee", x(&|r| r.fee_quote))?;
+        let liquidity = |r: &ExecReport| match r.liquidity {
+            Liquidity::Maker => "maker",
+            _ => "taker",
+        };
+        d.set_item("liquidity", f.iter().map(liquidity).collect::<Vec<_>>())?;
+        d.set_item("trade_id", u(|r| r.trade_id))?;
         Ok(d)
     }
 
