@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest bench-paper clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -68,6 +68,9 @@ fuzz:
 bench-backtest: build
 	$(PY) -m pip install --quiet nautilus_trader vectorbt "plotly<6"
 	$(PY) benches/backtest_python.py
+
+bench-paper: build
+	$(PY) benches/paper_python.py
 
 clean:
 	rm -rf target $(VENV)

@@ -119,7 +119,7 @@ def test_health_is_ready_while_every_consumer_runs(served: Served) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["live"] and body["ready"] and body["bus_running"]
-    assert set(body["consumers"]) == {"kind_counts", "checksum", "monitor"}
+    assert set(body["consumers"]) == {"kind_counts", "checksum", "monitor", "paper"}
 
 
 def test_health_turns_503_when_a_consumer_stalls(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_metrics_are_prometheus_text_with_real_figures(served: Served) -> None:
     published = families["baconalgo_bus_published"].samples[0].value
     assert published == served.engine.bus.counters()["published"] > 0
     consumed = {s.labels["consumer"]: s.value for s in families["baconalgo_bus_consumed"].samples}
-    assert set(consumed) == {"kind_counts", "checksum", "monitor"}
+    assert set(consumed) == {"kind_counts", "checksum", "monitor", "paper"}
     rss = families["baconalgo_process_resident_memory_bytes"].samples[0].value
     assert 0.5 < rss / psutil.Process().memory_info().rss < 2.0
     threads = families["baconalgo_process_threads"].samples[0].value

@@ -26,6 +26,7 @@ from baconalgo.errors import (
     TaError,
 )
 from baconalgo.feed import BinanceDecoder, CoinbaseDecoder, KrakenDecoder, OkxDecoder
+from baconalgo.paper import PaperSession, PaperSettings
 from baconalgo.risk import (
     CheckResult,
     InstrumentLimits,
@@ -63,6 +64,8 @@ __all__ = [
     "OkxDecoder",
     "Order",
     "OrderBook",
+    "PaperSession",
+    "PaperSettings",
     "RejectReason",
     "ResetRefused",
     "RiskEngine",

@@ -1,5 +1,5 @@
-"""``baconalgo`` command line: run the engine, backtest a strategy, show the version and
-CPU features."""
+"""``baconalgo`` command line: run the engine (a paper-trading session on the replayed
+market data), paper-trade or backtest a strategy, show the version and CPU features."""
 
 from __future__ import annotations
 
@@ -27,16 +27,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
-        help="start the engine: replay recorded market data through the bus, serve metrics",
+        help="start the engine: replay recorded market data through the bus, paper-trade "
+        "the [paper] strategy on it, serve metrics",
     )
-    run.add_argument("--config", type=Path, help="TOML configuration file")
-    run.add_argument("--port", type=int, help="metrics server port (overrides server.port)")
-    run.add_argument("--speed", type=float, help="replay speed, x recorded time; 0 = flat out")
-    run.add_argument("--duration", type=float, help="stop after this many seconds")
-    run.add_argument(
-        "--exit-when-done", action="store_true", help="stop when the replay has finished"
+    paper = sub.add_parser(
+        "paper",
+        help="paper-trade a strategy on the configured feed: path/to/file.py:ClassName",
     )
-    run.add_argument("--log-level", default="INFO")
+    paper.add_argument("strategy", help="the Strategy subclass, as path/to/file.py:ClassName")
+    for p_ in (run, paper):
+        p_.add_argument("--config", type=Path, help="TOML configuration file")
+        p_.add_argument("--port", type=int, help="metrics server port (overrides server.port)")
+        p_.add_argument("--speed", type=float, help="replay speed, x recorded time; 0 = flat out")
+        p_.add_argument("--duration", type=float, help="stop after this many seconds")
+        p_.add_argument(
+            "--exit-when-done", action="store_true", help="stop when the replay has finished"
+        )
+        p_.add_argument("--log-level", default="INFO")
     bt = sub.add_parser(
         "backtest",
         help="backtest a strategy over bars: path/to/file.py:ClassName (or module:ClassName)",
@@ -63,6 +70,9 @@ def _config(args: argparse.Namespace) -> Config:
         environ["BACONALGO__SERVER__PORT"] = str(args.port)
     if args.speed is not None:
         environ["BACONALGO__REPLAY__SPEED"] = repr(float(args.speed))
+    if args.command == "paper":
+        environ["BACONALGO__PAPER__ENABLED"] = "true"
+        environ["BACONALGO__PAPER__STRATEGY"] = json.dumps(args.strategy)
     return load_config(args.config, environ)
 
 
@@ -88,6 +98,11 @@ def _summary(engine: Engine) -> str:
             f"ask {top['ask_qty']} @ {top['ask']} ({top['bid_levels']}/{top['ask_levels']} "
             f"levels) last {top['last_trade']} ({top['trades']} trades, {top['quotes']} quotes)"
         )
+    if engine.paper is not None:
+        if engine.paper.summary is not None:
+            lines.append(engine.paper.summary)
+        if engine.paper.error is not None:
+            lines.append(f"paper session failed: {engine.paper.error}")
     return "\n".join(lines)
 
 
@@ -95,10 +110,16 @@ async def _run(config: Config, duration: float | None, exit_when_done: bool) -> 
     engine = Engine(config)
     engine.start()
     server = await serve(engine, config.server.host, config.server.port)
+    trading = ""
+    if config.paper.enabled:
+        trading = (
+            f"\nPaper-trading {config.paper.strategy} on it: simulated fills from the same "
+            f"market data, {'risk engine on' if config.paper.risk else 'no risk engine'}."
+        )
     print(
         f"BaconAlgo {__version__}: replaying {config.replay.path.name} "
         f"at {config.replay.speed or 'full'}x through the Binance adapter "
-        f"({engine.feed.server.ws_url}) into the bus and the Rust books.\n"
+        f"({engine.feed.server.ws_url}) into the bus and the Rust books.{trading}\n"
         f"  status   {server.url}/api/status\n"
         f"  health   {server.url}/api/health\n"
         f"  metrics  {server.url}/api/metrics\n"
@@ -195,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = _config(args)
         engine = asyncio.run(_run(config, args.duration, args.exit_when_done))
-    except ConfigError as e:
-        print(f"baconalgo: {e}", file=sys.stderr)
+    except (ConfigError, ValueError) as e:
+        print(f"baconalgo {args.command}: {e}", file=sys.stderr)
         return 2
     print(_summary(engine))
     return 0

@@ -299,6 +299,17 @@ class RiskConfig(_RiskSection):
             parts.append(part)
         return "risk." + ".".join(parts)
 
+    def check_grid(self, tick_size: float, lot_size: float, whose: str) -> None:
+        """Raises ConfigError unless the first instrument counts in ticks of
+        ``tick_size`` and lots of ``lot_size`` (``whose``: the venue being checked)."""
+        symbol, inst = next(iter(self.instruments.items()))
+        for key, step, ours in (("tick", inst.tick, tick_size), ("lot", inst.lot, lot_size)):
+            if Decimal(repr(ours)) != step:
+                raise ConfigError(
+                    f"risk.instruments.{symbol}.{key} = {step} but {whose} {key} size is "
+                    f"{ours}: the risk engine and the venue must count in the same {key}s"
+                )
+
     def instrument_specs(self) -> list[InstrumentSpec]:
         from baconalgo.risk import InstrumentSpec
 
@@ -421,6 +432,50 @@ class BacktestSection(_Section):
     chunk_bars: int = Field(default=65_536, gt=0)
 
 
+class PaperRiskConfig(_Section):
+    """``[paper.limits]``: the limits of the paper session's risk engine when the config has
+    no ``[risk]`` section (one instrument, the traded one, in its own units). With a
+    ``[risk]`` section that one is used instead."""
+
+    max_order_qty: Decimal = Field(default=Decimal("0.01"), gt=0)
+    max_position_qty: Decimal = Field(default=Decimal("0.02"), gt=0)
+    max_notional: float = Field(default=2_000.0, gt=0)
+    price_band_bps: float = Field(default=100.0, gt=0)
+    max_gross_exposure: float = Field(default=5_000.0, gt=0)
+    max_open_orders: int = Field(default=20, ge=1)
+
+
+class PaperSection(_Section):
+    """``[paper]``: the paper-trading session of ``baconalgo run`` / ``baconalgo paper``: a
+    strategy fed by the live bus, orders filled by the simulated venue (``MarketSim``)
+    against the same market data, every order through the risk engine."""
+
+    # The main job trades paper; false: market data only.
+    enabled: bool = True
+    # path/to/file.py:ClassName or package.module:ClassName (relative paths: the repo).
+    strategy: str = "examples/quote_maker.py:QuoteMaker"
+    # The traded symbol (default: replay.symbol).
+    symbol: str | None = None
+    init_cash: float = Field(default=10_000.0, gt=0)
+    # Binance spot, VIP 0: 0.1 % maker and taker.
+    taker_fee: float = Field(default=0.001, gt=-1, lt=1)
+    maker_fee: float = Field(default=0.001, gt=-1, lt=1)
+    # Queue position of resting orders: risk_averse, probabilistic (power queue_power),
+    # probabilistic_log.
+    queue: Literal["risk_averse", "probabilistic", "probabilistic_log"] = "risk_averse"
+    queue_power: float = Field(default=2.0, gt=0)
+    # Strategy -> venue and venue -> strategy delays (exchange time, milliseconds).
+    order_latency_ms: float = Field(default=5.0, ge=0)
+    response_latency_ms: float = Field(default=5.0, ge=0)
+    # Time bars for on_bar (seconds); unset: no bars.
+    bar_seconds: float | None = Field(default=None, gt=0)
+    # Risk engine in front of the venue ([risk] if present, else [paper.risk]).
+    risk: bool = True
+    limits: PaperRiskConfig = Field(default_factory=PaperRiskConfig)
+    # Orders and fills kept for /api/status (the newest).
+    status_orders: int = Field(default=20, ge=0)
+
+
 class Config(_Section):
     bus: BusConfig = Field(default_factory=BusConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -430,6 +485,7 @@ class Config(_Section):
     # No [risk] section: no risk engine.
     risk: RiskConfig | None = None
     backtest: BacktestSection = Field(default_factory=BacktestSection)
+    paper: PaperSection = Field(default_factory=PaperSection)
 
     def summary(self) -> dict[str, Any]:
         """The configuration as plain data with anything secret-looking redacted."""

@@ -13,6 +13,8 @@ import asyncio
 import logging
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,14 +33,16 @@ from baconalgo.adapters.replay_server import (
     ReplayServer,
 )
 from baconalgo.bus import EventKind
-from baconalgo.config import Config, RecorderConfig
-from baconalgo.errors import BusClosed, ConfigError
+from baconalgo.config import REPO_ROOT, Config, RecorderConfig
+from baconalgo.errors import BaconAlgoError, BusClosed, ConfigError
+from baconalgo.paper import PaperSession, resolve_strategy, settings_from
 from baconalgo.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 MONITOR = "monitor"
 RECORDER = "recorder"
+PAPER = "paper"
 
 
 @dataclass
@@ -156,6 +160,88 @@ class RecorderConsumer(_PollerThread):
         }
 
 
+class PaperConsumer(_PollerThread):
+    """The paper-trading session as a bus poller. The session (its Rust broker belongs to
+    one thread) is built, started and fed on this thread; the HTTP server reads the
+    status snapshot it publishes after batches (at most every 0.2 s) and at the end. A
+    strategy that raises stops trading; the consumer keeps draining so the bus never
+    stalls, and counts what it dropped."""
+
+    def __init__(
+        self, bus: Bus, make_session: Callable[[], PaperSession], name: str = PAPER
+    ) -> None:
+        super().__init__(bus, name)
+        self._make = make_session
+        self.session: PaperSession | None = None
+        self.error: str | None = None
+        self.dropped = 0
+        self.summary: str | None = None
+        # The whole session's fills and orders (columns), once the bus has closed.
+        self.fills: dict[str, Any] | None = None
+        self.orders: dict[str, Any] | None = None
+        self._status: dict[str, Any] | None = None
+        self._published = 0.0
+        self._lock = threading.Lock()
+
+    def _run(self) -> None:
+        try:
+            self.session = self._make()
+            self.session.start()
+        except Exception as e:  # reported in status; the bus keeps flowing
+            self._failed(e)
+        super()._run()
+
+    def apply(self, batch: npt.NDArray[np.void]) -> None:
+        if self.session is None or self.error is not None:
+            self.dropped += len(batch)
+            return
+        try:
+            self.session.on_batch(batch)
+        except Exception as e:
+            self._failed(e)
+            return
+        now = time.monotonic()
+        if now - self._published >= 0.2:
+            self._publish()
+
+    def closed(self) -> None:
+        if self.session is None:
+            return
+        try:
+            if self.error is None:
+                self.session.stop()
+        except Exception as e:
+            self._failed(e)
+        self._publish()
+        self.summary = self.session.summary()
+        self.fills = self.session.broker.fills()
+        self.orders = self.session.broker.orders()
+        # The Rust broker must be freed on the thread that made it.
+        self.session = None
+
+    def _failed(self, e: BaseException) -> None:
+        self.error = f"{type(e).__name__}: {e}"
+        # The traceback as text: a record holding the exception would keep the strategy
+        # and its broker (which must die on this thread) alive in whoever keeps records.
+        log.error(
+            "paper session failed: the strategy stops trading\n%s",
+            "".join(traceback.format_exception(e)),
+        )
+
+    def _publish(self) -> None:
+        if self.session is None:
+            return
+        status = self.session.status()
+        self._published = time.monotonic()
+        with self._lock:
+            self._status = status
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            status = dict(self._status or {})
+        return {**status, "error": self.error, "dropped_events": self.dropped}
+
+
 class FeedRunner:
     """Runs the replay server and the venue's adapter on their own asyncio loop thread:
     Binance (spot or USD-M, REST snapshots from the server), OKX, or Kraken (WebSocket
@@ -195,6 +281,7 @@ class FeedRunner:
                 bus,
                 max_connection_age=replay.max_connection_age_seconds,
                 ping_interval=replay.ping_interval,
+                publish_books=config.paper.enabled,
                 **channels,
             )
         self.error: str | None = None
@@ -278,13 +365,34 @@ class Engine:
         if config.recorder.enabled:
             self.bus.add_poller(RECORDER)
             self.recorder = RecorderConsumer(self.bus, config.recorder)
+        self.paper: PaperConsumer | None = None
+        if config.paper.enabled:
+            self.paper = self._paper_consumer(config, replay.symbol)
         self._stall: dict[str, tuple[int, float]] = {}
+
+    def _paper_consumer(self, config: Config, symbol: str) -> PaperConsumer:
+        """Checks ``[paper]`` now (a bad strategy or limit fails the start) and adds the
+        paper poller after the monitor."""
+        traded = (config.paper.symbol or symbol).upper()
+        index = self.decoder.instrument_index(traded)
+        if index is None:
+            raise ConfigError(f"paper.symbol: {traded!r} is not in replay.instruments")
+        settings, risk = settings_from(config, index)
+        cls = resolve_strategy(config.paper, REPO_ROOT)
+        try:
+            settings.broker(risk)  # validates the venue and risk settings
+        except (ValueError, BaconAlgoError) as e:
+            raise ConfigError(f"paper: {e}") from None
+        self.bus.add_poller(PAPER)
+        return PaperConsumer(self.bus, lambda: PaperSession(cls, settings, risk))
 
     def start(self) -> None:
         self.bus.start()
         self.monitor.start()
         if self.recorder is not None:
             self.recorder.start()
+        if self.paper is not None:
+            self.paper.start()
         self.feed.start()
         log.info("engine started", extra={"version": __version__})
 
@@ -292,6 +400,8 @@ class Engine:
         self.feed.stop()
         self.bus.close()
         self.monitor.join(5.0)
+        if self.paper is not None:
+            self.paper.join(30.0)
         if self.recorder is not None:
             # Drains what the bus still holds, then writes the last files.
             self.recorder.join(30.0)
@@ -391,6 +501,7 @@ class Engine:
                 },
                 "top_of_book": self.top_of_book(),
                 "recorder": None if self.recorder is None else self.recorder.status(),
+                "paper": None if self.paper is None else self.paper.status(),
             },
             "config": self.config.summary(),
         }

@@ -25,10 +25,10 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from baconalgo._core import BinanceBookSync, BinanceDecoder, Bus, now_ns
+from baconalgo._core import BinanceBookSync, BinanceDecoder, Bus, OrderBook, now_ns
 from baconalgo.adapters.base import Instrument, VenueLimits, WebsocketAdapter
-from baconalgo.bus import EventKind
-from baconalgo.errors import FeedError
+from baconalgo.bus import EVENT_DTYPE, EventKind, Side
+from baconalgo.errors import BusClosed, FeedError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class BinanceAdapter(WebsocketAdapter):
         max_connection_age: float | None = DEFAULT_MAX_CONNECTION_AGE,
         http_timeout: float = 10.0,
         handover_timeout: float = 30.0,
+        publish_books: bool = False,
         **kwargs: Any,
     ) -> None:
         if market not in ("spot", "usdm"):
@@ -103,6 +104,10 @@ class BinanceAdapter(WebsocketAdapter):
         self._first_sync_done: set[int] = set()
         self._http: httpx.AsyncClient | None = None
         self._next_id = 0
+        # Paper trading keeps its own copy of each book from the bus: on each sync the
+        # synchronised book goes onto the bus as a snapshot, so the diffs after it apply.
+        self.publish_books = publish_books
+        self._last_book_event: dict[int, tuple[int, int]] = {}
         self._streams = [f"{i.symbol.lower()}@{c}" for i in instruments for c in channels]
 
     # ---- subscription -----------------------------------------------------------------
@@ -150,6 +155,7 @@ class BinanceAdapter(WebsocketAdapter):
         sync = self.syncs.get(index)
         if sync is None:
             return
+        self._last_book_event[index] = (int(batch[-1]["ts_event_ns"]), int(head["venue"]))
         if sync.on_events(batch) == "gap":
             self.counters.gaps += 1
             log.warning(
@@ -190,6 +196,8 @@ class BinanceAdapter(WebsocketAdapter):
                 if index in self._first_sync_done:
                     self.counters.resyncs += 1
                 self._first_sync_done.add(index)
+                if self.publish_books:
+                    self._publish_book(index)
                 return
             log.info(
                 "snapshot too old for the buffered diffs: fetching again",
@@ -197,6 +205,20 @@ class BinanceAdapter(WebsocketAdapter):
             )
             await asyncio.sleep(self.snapshot_retry_delay)
         log.warning("book not synced after retries", extra={"venue": self.venue, "symbol": symbol})
+
+    def _publish_book(self, index: int) -> None:
+        """The synchronised book onto the bus as a snapshot (begin, levels, end), timed
+        like the last diff it includes: the REST snapshot carries no exchange time."""
+        if self.bus is None:
+            return
+        sync = self.syncs[index]
+        ts_event, venue = self._last_book_event.get(index, (0, 0))
+        batch = book_snapshot_events(sync.book(), sync.last_update_id, ts_event, now_ns(), venue)
+        try:
+            self.bus.publish_batch(batch)
+        except BusClosed:
+            return
+        self.counters.events += len(batch)
 
     async def fetch_snapshot(self, symbol: str) -> npt.NDArray[np.void]:
         """GETs the REST depth snapshot of ``symbol`` and decodes it (Rust)."""
@@ -234,3 +256,32 @@ class BinanceAdapter(WebsocketAdapter):
         return {
             "books": {self.symbols[i]: {**s.summary(), **s.stats()} for i, s in self.syncs.items()}
         }
+
+
+def book_snapshot_events(
+    book: OrderBook, seq: int, ts_event_ns: int, ts_recv_ns: int, venue: int = 0
+) -> npt.NDArray[np.void]:
+    """``book`` as the decoder writes a snapshot: ``BookSnapshotBegin``, one ``BookDelta``
+    per level flagged SNAPSHOT (bids then asks, best first), ``BookSnapshotEnd`` flagged
+    last in batch (tested equal to the decoder's own)."""
+    bids, asks = (
+        book.depth(Side.BID, book.levels(Side.BID)),
+        book.depth(Side.ASK, book.levels(Side.ASK)),
+    )
+    n = len(bids) + len(asks)
+    out = np.zeros(n + 2, dtype=EVENT_DTYPE)
+    out["ts_event_ns"], out["ts_recv_ns"], out["seq"] = ts_event_ns, ts_recv_ns, seq
+    out["instrument"], out["venue"] = book.instrument, venue
+    out["kind"] = EventKind.BOOK_DELTA
+    out["flags"] = _SNAPSHOT
+    out[0]["kind"], out[0]["flags"] = EventKind.BOOK_SNAPSHOT_BEGIN, 0
+    out[-1]["kind"], out[-1]["flags"] = EventKind.BOOK_SNAPSHOT_END, _LAST_IN_BATCH
+    levels = np.concatenate([bids, asks]) if n else np.zeros((0, 2), dtype=np.int64)
+    out["price_ticks"][1:-1], out["qty_lots"][1:-1] = levels[:, 0], levels[:, 1]
+    out["side"][1 : 1 + len(bids)] = Side.BID
+    out["side"][1 + len(bids) : -1] = Side.ASK
+    return out
+
+
+# flags of model/event.rs
+_LAST_IN_BATCH, _SNAPSHOT = 1, 2

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -32,7 +31,7 @@ from baconalgo.backtest.data import BarChunk, iter_bars, load_bars
 from baconalgo.backtest.progress import Progress
 from baconalgo.backtest.result import METRIC_NAMES, BacktestResult, ann_factor
 from baconalgo.backtest.vectorized import ema_cross_sweep, simulate, simulate_targets
-from baconalgo.errors import BacktestError, ConfigError
+from baconalgo.errors import BacktestError
 from baconalgo.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -73,16 +72,7 @@ class BacktestConfig:
                 self.slippage,
                 liquidity,
             )
-        symbol, inst = next(iter(risk.instruments.items()))
-        for key, step, ours in (
-            ("tick", inst.tick, self.tick_size),
-            ("lot", inst.lot, self.lot_size),
-        ):
-            if Decimal(repr(ours)) != step:
-                raise ConfigError(
-                    f"risk.instruments.{symbol}.{key} = {step} but the backtest's {key} size is "
-                    f"{ours}: the risk engine and the venue must count in the same {key}s"
-                )
+        risk.check_grid(self.tick_size, self.lot_size, "the backtest's")
         return _core.BarBroker(
             self.init_cash,
             self.tick_size,

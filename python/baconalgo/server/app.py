@@ -96,6 +96,24 @@ def _metrics(source: StatusSource, system: _SystemSampler) -> dict[str, Any]:
             "events_total": feed["events"],
             "rejected_total": feed["rejected"],
         },
+        "paper": _paper_metrics(status["components"].get("paper")),
+    }
+
+
+def _paper_metrics(paper: dict[str, Any] | None) -> dict[str, float]:
+    """The paper session's account and order counters (empty before its first status)."""
+    if not paper or "counters" not in paper:
+        return {}
+    c = paper["counters"]
+    return {
+        "position": paper["position"],
+        "equity": paper["equity"],
+        "realized_pnl": paper["realized_pnl"],
+        "unrealized_pnl": paper["unrealized_pnl"],
+        "fees_total": paper["fees"],
+        "orders_total": c["orders"],
+        "fills_total": c["fills"],
+        "rejects_total": c["rejects"],
     }
 
 
@@ -154,6 +172,14 @@ class _EngineCollector:
             f = CounterMetricFamily(f"baconalgo_feed_{key[:-6]}", help_text)
             f.add_metric([], m["feed"][key])
             yield f
+        for name, value in m["paper"].items():
+            help_text = f"paper trading: {name.removesuffix('_total').replace('_', ' ')}"
+            if name.endswith("_total"):
+                c = CounterMetricFamily(f"baconalgo_paper_{name[:-6]}", help_text)
+                c.add_metric([], value)
+                yield c
+            else:
+                yield GaugeMetricFamily(f"baconalgo_paper_{name}", help_text, value=value)
 
 
 def _wants_json(request: Request) -> bool:

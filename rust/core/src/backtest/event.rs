@@ -19,11 +19,12 @@
 
 use std::collections::HashMap;
 
+use super::orders::{all_in_lots, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
-use crate::model::{Fill, OrderRequest, OrderType, Side, TimeInForce};
+use crate::model::{OrderRequest, OrderType, Side, TimeInForce};
 use crate::risk::{RejectReason, RiskEngine};
 use crate::venue::{
-    EngineConfig, ExecKind, ExecReport, FeeSchedule, Liquidity, MatchingEngine, OrderView, StpMode,
+    EngineConfig, ExecKind, ExecReport, FeeSchedule, MatchingEngine, OrderView, StpMode,
     VenueInstrument,
 };
 
@@ -356,13 +357,7 @@ impl BarSim {
     /// (vectorbt's all-in size, floored to the lot).
     pub fn max_buy_lots(&self) -> i64 {
         let ask = self.ask_ticks as f64 * self.cfg.tick_size;
-        let lots = self.cash / (1.0 + self.cfg.taker_fee) / ask / self.cfg.lot_size;
-        if lots.is_finite() && lots > 0.0 {
-            // A hair under the exact quotient so float noise never buys more than cash.
-            (lots * (1.0 - 1e-12)).floor() as i64
-        } else {
-            0
-        }
+        all_in_lots(self.cash, self.cfg.taker_fee, ask, self.cfg.lot_size)
     }
 
     /// Queues an order; returns its client id. Served by [`process`](Self::process).
@@ -567,52 +562,11 @@ impl BarSim {
         let i = self.bar_index();
         self.working
             .insert(o.client_order_id, self.res.order_log.len());
-        self.res.order_log.push(OrderRecord {
-            client_order_id: o.client_order_id,
-            side: o.side,
-            order_type: o.order_type,
-            tif,
-            price_ticks: if o.order_type == OrderType::Market {
-                0
-            } else {
-                o.price_ticks
-            },
-            qty_lots: o.qty_lots,
-            filled_lots: 0,
-            filled_ticks_lots: 0.0,
-            fees_quote: 0.0,
-            status: ExecKind::New,
-            reason_code: 0,
-            bar_submitted: i,
-            ts_submitted_ns: o.ts_ns,
-            bar_updated: i,
-            ts_updated_ns: o.ts_ns,
-        });
+        self.res.order_log.push(OrderRecord::opened(o, tif, i));
     }
 
     fn risk_reject(&mut self, o: &OrderRequest, reason: RejectReason, out: &mut Vec<SimReport>) {
-        let report = ExecReport {
-            kind: ExecKind::Rejected,
-            client_order_id: o.client_order_id,
-            instrument: o.instrument,
-            side: o.side,
-            owner: 0,
-            price_ticks: o.price_ticks,
-            last_qty_lots: 0,
-            leaves_qty_lots: 0,
-            cum_qty_lots: 0,
-            fee_quote: 0.0,
-            liquidity: Liquidity::None,
-            reason: None,
-            trade_id: 0,
-            ts_event_ns: o.ts_ns,
-            ts_recv_ns: o.ts_ns,
-            seq: 0,
-        };
-        let r = SimReport {
-            report,
-            risk: Some(reason),
-        };
+        let r = SimReport::risk_refusal(o, reason);
         self.book_record(&r);
         self.res.reports.push(r);
         out.push(r);
@@ -641,45 +595,7 @@ impl BarSim {
                 });
             }
             if let Some(risk) = self.risk.as_mut() {
-                let ok = match r.kind {
-                    ExecKind::PartiallyFilled | ExecKind::Filled => risk
-                        .on_fill(&Fill {
-                            client_order_id: r.client_order_id,
-                            instrument: r.instrument,
-                            side: r.side,
-                            price_ticks: r.price_ticks,
-                            qty_lots: r.last_qty_lots,
-                            fee_quote: r.fee_quote,
-                            ts_ns: r.ts_event_ns,
-                        })
-                        .is_ok(),
-                    // A market order's unfilled rest: the risk engine forgets the order.
-                    ExecKind::Cancelled => {
-                        risk.working_order(r.client_order_id).is_none()
-                            || risk.on_order_done(r.client_order_id).is_ok()
-                    }
-                    ExecKind::Rejected if r.is_final() => risk
-                        .on_order_rejected(r.client_order_id, r.ts_event_ns)
-                        .is_ok(),
-                    ExecKind::Replaced => match risk.working_order(r.client_order_id) {
-                        None => true,
-                        Some(w) => {
-                            let mut o = OrderRequest::limit(
-                                w.instrument,
-                                0,
-                                w.side,
-                                r.price_ticks,
-                                r.leaves_qty_lots,
-                                r.client_order_id,
-                            );
-                            o.order_type = w.order_type;
-                            risk.on_order_done(r.client_order_id).is_ok()
-                                && risk.on_order_accepted(&o).is_ok()
-                        }
-                    },
-                    _ => true,
-                };
-                if !ok {
+                if !sync_risk(risk, r) {
                     self.res.risk_errors += 1;
                 }
             }
@@ -694,31 +610,12 @@ impl BarSim {
     }
 
     fn book_record(&mut self, s: &SimReport) {
-        let r = &s.report;
-        let Some(&i) = self.working.get(&r.client_order_id) else {
+        let Some(&i) = self.working.get(&s.report.client_order_id) else {
             return;
         };
         let bar = self.bar_index();
-        let rec = &mut self.res.order_log[i];
-        // A refused cancel or replace leaves the order as it was.
-        if r.kind == ExecKind::Rejected && !r.is_final() {
-            return;
-        }
-        rec.status = r.kind;
-        rec.bar_updated = bar;
-        rec.ts_updated_ns = r.ts_event_ns;
-        if r.is_fill() {
-            rec.filled_lots += r.last_qty_lots;
-            rec.filled_ticks_lots += r.price_ticks as f64 * r.last_qty_lots as f64;
-            rec.fees_quote += r.fee_quote;
-        }
-        if r.kind == ExecKind::Replaced {
-            rec.price_ticks = r.price_ticks;
-            rec.qty_lots = r.cum_qty_lots + r.leaves_qty_lots;
-        }
-        if r.is_final() {
-            rec.reason_code = s.reason_code();
-            self.working.remove(&r.client_order_id);
+        if self.res.order_log[i].apply(s, bar) {
+            self.working.remove(&s.report.client_order_id);
         }
     }
 }
@@ -867,6 +764,7 @@ impl Strategy for EmaCross {
 mod tests {
     use super::*;
     use crate::risk::{InstrumentSpec, RiskLimits};
+    use crate::venue::Liquidity;
 
     fn cfg() -> BarConfig {
         BarConfig {

@@ -197,6 +197,16 @@ impl MarketSim {
         };
         match EventKind::from_u8(e.kind) {
             Some(EventKind::BookSnapshotBegin) => self.book.clear(),
+            // A snapshot's levels arrive one at a time: judge crossings on the whole book.
+            Some(EventKind::BookSnapshotEnd) => self.fill_crossed(out),
+            Some(EventKind::BookDelta)
+                if e.flags & crate::model::flags::SNAPSHOT != 0
+                    && side != Side::None
+                    && e.qty_lots >= 0 =>
+            {
+                self.book.apply_delta(side, e.price_ticks, e.qty_lots);
+            }
+            Some(EventKind::BookDelta) if e.flags & crate::model::flags::SNAPSHOT != 0 => {}
             Some(EventKind::BookDelta) => {
                 if side == Side::None || e.qty_lots < 0 {
                     return;

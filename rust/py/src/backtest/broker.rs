@@ -6,7 +6,7 @@
 use baconalgo_core::backtest::{Bar, BarConfig, BarSim, EmaCross, OrderRecord, SimReport};
 use baconalgo_core::model::{OrderType, Side, TimeInForce};
 use baconalgo_core::risk::RiskEngine;
-use baconalgo_core::venue::{ExecKind, Liquidity};
+use baconalgo_core::venue::{ExecKind, Liquidity, OrderView};
 use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -44,7 +44,7 @@ pub struct PyBar {
 impl PyBar {
     #[new]
     #[pyo3(signature = (ts_ns, open, high, low, close, volume = 0.0, index = 0))]
-    fn new(
+    pub(super) fn new(
         ts_ns: u64,
         open: f64,
         high: f64,
@@ -114,7 +114,7 @@ pub struct PyIndicator {
 }
 
 impl PyIndicator {
-    fn feed_bar(&mut self, py: Python<'_>, b: &PyBar) -> PyResult<()> {
+    pub(super) fn feed_bar(&mut self, py: Python<'_>, b: &PyBar) -> PyResult<()> {
         let u = self.update.bind(py);
         let x = |k: usize| self.inputs[k].of(b);
         let v = match self.inputs.len() {
@@ -180,7 +180,7 @@ impl PyIndicator {
     }
 }
 
-fn kind_name(k: ExecKind) -> &'static str {
+pub(super) fn kind_name(k: ExecKind) -> &'static str {
     match k {
         ExecKind::New => "new",
         ExecKind::PartiallyFilled => "partially_filled",
@@ -191,7 +191,7 @@ fn kind_name(k: ExecKind) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(super) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",
@@ -199,7 +199,7 @@ fn side_name(s: Side) -> &'static str {
     }
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+pub(super) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -208,7 +208,7 @@ fn tif_name(t: TimeInForce) -> &'static str {
     }
 }
 
-fn reason_name(s: &SimReport) -> Option<String> {
+pub(super) fn reason_name(s: &SimReport) -> Option<String> {
     match (s.risk, s.report.reason) {
         (Some(r), _) => Some(reject_name(r)),
         (None, Some(v)) => Some(snake(&format!("{v:?}"))),
@@ -278,7 +278,7 @@ impl PyOrderUpdate {
     }
 }
 
-fn update_of(s: &SimReport, cfg: &BarConfig) -> PyOrderUpdate {
+pub(super) fn update_of(s: &SimReport, cfg: &BarConfig) -> PyOrderUpdate {
     let r = &s.report;
     let fill = r.is_fill();
     PyOrderUpdate {
@@ -369,7 +369,7 @@ impl PyBarBroker {
 
     /// Calls `on_update` then (fills) `on_fill` for each report, holding no borrow of the
     /// broker so the callbacks may send orders.
-    fn dispatch(
+    pub(super) fn dispatch(
         py: Python<'_>,
         reports: &[SimReport],
         cfg: &BarConfig,
@@ -392,7 +392,94 @@ impl PyBarBroker {
     }
 }
 
-fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
+/// A Python order's arguments on the instrument's grid: (side, type, price ticks, lots,
+/// time in force); no price makes a market order.
+#[allow(clippy::type_complexity)]
+pub(super) fn order_args(
+    py: Python<'_>,
+    grid: &BarConfig,
+    side: &Bound<'_, PyAny>,
+    qty: f64,
+    price: Option<f64>,
+    tif: &str,
+    post_only: bool,
+) -> PyResult<(Side, OrderType, i64, i64, TimeInForce)> {
+    let side = parse_side(side)?;
+    let tif = parse_tif(tif, post_only, price.is_none())?;
+    let lots = grid.qty_lots(qty).map_err(|e| backtest_err(py, e))?;
+    let (ty, ticks) = match price {
+        None => (OrderType::Market, 0),
+        Some(p) => (
+            OrderType::Limit,
+            grid.price_ticks(p).map_err(|e| backtest_err(py, e))?,
+        ),
+    };
+    Ok((side, ty, ticks, lots, tif))
+}
+
+/// A replace's (price ticks, remaining lots); None keeps the working order's. An order
+/// that is not working gets placeholders: the venue answers `unknown_order`.
+pub(super) fn replace_args(
+    py: Python<'_>,
+    grid: &BarConfig,
+    working: &[OrderView],
+    client_order_id: u64,
+    price: Option<f64>,
+    qty: Option<f64>,
+) -> PyResult<(i64, i64)> {
+    let current = working
+        .iter()
+        .find(|o| o.client_order_id == client_order_id);
+    let ticks = match price {
+        Some(p) => grid.price_ticks(p).map_err(|e| backtest_err(py, e))?,
+        None => current.map_or(1, |o| o.price_ticks),
+    };
+    let lots = match qty {
+        Some(q) => grid.qty_lots(q).map_err(|e| backtest_err(py, e))?,
+        None => current.map_or(1, |o| o.leaves_qty_lots),
+    };
+    Ok((ticks, lots))
+}
+
+/// Working orders as (client_order_id, side, price, leaves_qty, filled_qty, tif).
+#[allow(clippy::type_complexity)]
+pub(super) fn open_order_tuples(
+    grid: &BarConfig,
+    working: &[OrderView],
+) -> Vec<(u64, &'static str, f64, f64, f64, &'static str)> {
+    let (t, l) = (grid.tick_size, grid.lot_size);
+    working
+        .iter()
+        .map(|o| {
+            (
+                o.client_order_id,
+                side_name(o.side),
+                o.price_ticks as f64 * t,
+                o.leaves_qty_lots as f64 * l,
+                o.cum_qty_lots as f64 * l,
+                tif_name(o.tif),
+            )
+        })
+        .collect()
+}
+
+/// The risk engine's figures: accepted, rejected per reason, state.
+pub(super) fn risk_dict<'py>(py: Python<'py>, risk: &RiskEngine) -> PyResult<Bound<'py, PyDict>> {
+    let r = PyDict::new(py);
+    r.set_item("accepted", risk.accepted_count())?;
+    let rejected = PyDict::new(py);
+    for reason in baconalgo_core::risk::RejectReason::ALL {
+        let k = risk.reject_counts()[reason.code() as usize];
+        if k > 0 {
+            rejected.set_item(reject_name(*reason), k)?;
+        }
+    }
+    r.set_item("rejected", rejected)?;
+    r.set_item("state", risk.state().name())?;
+    Ok(r)
+}
+
+pub(super) fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
     let t = match tif.to_ascii_lowercase().as_str() {
         "gtc" => TimeInForce::Gtc,
         "ioc" => TimeInForce::Ioc,
@@ -501,16 +588,8 @@ impl PyBarBroker {
         tif: &str,
         post_only: bool,
     ) -> PyResult<u64> {
-        let side = parse_side(side)?;
-        let tif = parse_tif(tif, post_only, price.is_none())?;
-        let lots = self.cfg().qty_lots(qty).map_err(|e| backtest_err(py, e))?;
-        let (ty, ticks) = match price {
-            None => (OrderType::Market, 0),
-            Some(p) => (
-                OrderType::Limit,
-                self.cfg().price_ticks(p).map_err(|e| backtest_err(py, e))?,
-            ),
-        };
+        let (side, ty, ticks, lots, tif) =
+            order_args(py, self.cfg(), side, qty, price, tif, post_only)?;
         Ok(self.sim.submit(side, ty, ticks, lots, tif))
     }
 
@@ -528,19 +607,8 @@ impl PyBarBroker {
         price: Option<f64>,
         qty: Option<f64>,
     ) -> PyResult<()> {
-        let current = self
-            .sim
-            .open_orders()
-            .into_iter()
-            .find(|o| o.client_order_id == client_order_id);
-        let ticks = match price {
-            Some(p) => self.cfg().price_ticks(p).map_err(|e| backtest_err(py, e))?,
-            None => current.map_or(1, |o| o.price_ticks),
-        };
-        let lots = match qty {
-            Some(q) => self.cfg().qty_lots(q).map_err(|e| backtest_err(py, e))?,
-            None => current.map_or(1, |o| o.leaves_qty_lots),
-        };
+        let working = self.sim.open_orders();
+        let (ticks, lots) = replace_args(py, self.cfg(), &working, client_order_id, price, qty)?;
         self.sim.replace(client_order_id, ticks, lots);
         Ok(())
     }
@@ -592,21 +660,7 @@ impl PyBarBroker {
     }
     /// Working orders: (client_order_id, side, price, leaves_qty, filled_qty, tif).
     fn open_orders(&self) -> Vec<(u64, &'static str, f64, f64, f64, &'static str)> {
-        let (t, l) = (self.cfg().tick_size, self.cfg().lot_size);
-        self.sim
-            .open_orders()
-            .iter()
-            .map(|o| {
-                (
-                    o.client_order_id,
-                    side_name(o.side),
-                    o.price_ticks as f64 * t,
-                    o.leaves_qty_lots as f64 * l,
-                    o.cum_qty_lots as f64 * l,
-                    tif_name(o.tif),
-                )
-            })
-            .collect()
+        open_order_tuples(self.cfg(), &self.sim.open_orders())
     }
 
     /// The declared EMA(fast) / EMA(slow) cross for `run_rule` (no Python per bar).
@@ -751,25 +805,15 @@ impl PyBarBroker {
         d.set_item("cash", res.cash.into_pyarray(py))?;
         d.set_item("equity", res.equity.into_pyarray(py))?;
         if let Some(risk) = self.sim.risk() {
-            let r = PyDict::new(py);
-            r.set_item("accepted", risk.accepted_count())?;
-            let rejected = PyDict::new(py);
-            for reason in baconalgo_core::risk::RejectReason::ALL {
-                let k = risk.reject_counts()[reason.code() as usize];
-                if k > 0 {
-                    rejected.set_item(reject_name(*reason), k)?;
-                }
-            }
-            r.set_item("rejected", rejected)?;
+            let r = risk_dict(py, risk)?;
             r.set_item("errors", res.risk_errors)?;
-            r.set_item("state", risk.state().name())?;
             d.set_item("risk", r)?;
         }
         Ok(d)
     }
 }
 
-fn orders_table<'py>(
+pub(super) fn orders_table<'py>(
     py: Python<'py>,
     log: &[OrderRecord],
     cfg: &BarConfig,
