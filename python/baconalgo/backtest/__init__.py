@@ -28,6 +28,7 @@ import polars as pl
 
 from baconalgo import _core
 from baconalgo.backtest.data import BarChunk, iter_bars, load_bars
+from baconalgo.backtest.market import MarketResult, run_market
 from baconalgo.backtest.progress import Progress
 from baconalgo.backtest.result import METRIC_NAMES, BacktestResult, ann_factor
 from baconalgo.backtest.vectorized import ema_cross_sweep, simulate, simulate_targets
@@ -199,12 +200,14 @@ __all__ = [
     "BacktestResult",
     "BarChunk",
     "EmaCrossRule",
+    "MarketResult",
     "ann_factor",
     "config_from",
     "ema_cross_sweep",
     "iter_bars",
     "load_bars",
     "run",
+    "run_market",
     "simulate",
     "simulate_targets",
 ]
