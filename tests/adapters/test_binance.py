@@ -324,3 +324,14 @@ def test_streams_beyond_binance_limit_are_refused_with_a_clear_error() -> None:
     with pytest.raises(SubscriptionLimitError, match=r"1025 streams .* 1024"):
         asyncio.run(adapter.subscribe(["ethusdt@trade"]))
     assert len(adapter.streams) == 1024
+
+
+def test_a_venue_error_reply_is_counted_and_logged_as_a_venue_error_not_a_bad_frame() -> None:
+    """Binance answers a refused request with ``{"code":..,"msg":..}`` (PROTOCOLS.md 1.1):
+    the same venue-error count as the other venues, the reply kept as the last error."""
+    adapter = BinanceAdapter("spot", [BTC], channels=("trade",))
+    reply = b'{"code":2,"msg":"Invalid request: unknown variant","id":7}'
+    adapter.handle_frame(reply, 1)
+    c = adapter.counters
+    assert (c.venue_errors, c.control, c.rejected_total) == (1, 1, 0)
+    assert c.last_error is not None and "Invalid request" in c.last_error

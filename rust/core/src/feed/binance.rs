@@ -345,10 +345,9 @@ impl BinanceDecoder {
                 kind: MessageKind::Control,
                 events: 0,
             }),
-            (None, None, None) if peek.code => Err(self.unsupported(format!(
-                "venue error reply {}",
-                String::from_utf8_lossy(bytes)
-            ))),
+            // `{"code":..,"msg":..}`: the venue refused a request. Not a bad frame: the
+            // same control kind as the other venues' error replies, counted apart.
+            (None, None, None) if peek.code => Ok(Decoded::control(MessageKind::VenueError)),
             (None, None, None) => Err(self.unsupported("no event type".into())),
         }
     }
@@ -1293,6 +1292,21 @@ mod tests {
         // Unwrapped, it names no symbol.
         let (r, _) = decode(&mut d, r#"{"lastUpdateId":9,"bids":[],"asks":[]}"#);
         assert!(matches!(r, Err(FeedError::Unsupported { .. })));
+    }
+
+    #[test]
+    fn a_venue_error_reply_is_the_venue_error_control_kind() {
+        let mut d = spot();
+        let (r, out) = decode(
+            &mut d,
+            r#"{"code":2,"msg":"Invalid request: unknown variant","id":7}"#,
+        );
+        assert_eq!(r, Ok(Decoded::control(MessageKind::VenueError)));
+        assert!(out.is_empty());
+        let (r, _) = decode(&mut d, r#"{"result":null,"id":1}"#);
+        assert_eq!(r.map(|d| d.kind), Ok(MessageKind::Control));
+        let c = d.counters();
+        assert_eq!((c.venue_errors, c.control, c.unsupported), (1, 1, 0));
     }
 
     #[test]
