@@ -612,3 +612,62 @@ def test_the_same_strategy_runs_against_any_broker_a_runner_attaches() -> None:
         for handle in s.indicators:
             handle.feed(Bar(i, close, close, close, close))
     assert s.sma.value == 2.0 and math.isnan(s.sma.previous)
+
+
+# ---------------------------------------------------------------- bar fill models
+
+
+class RangeMaker(Strategy):
+    """One limit order at a time: a buy 20 below the close when flat, a sell 20 above
+    when long."""
+
+    def on_bar(self, bar: Any) -> None:
+        if self.open_orders:
+            return
+        if self.position == 0:
+            self.buy(0.01, price=bar.close - 20.0)
+        else:
+            self.sell(self.position, price=bar.close + 20.0)
+
+
+@pytest.mark.parametrize("fill", ["touch", "trade_through"])
+def test_resting_orders_fill_where_the_real_bars_range_first_reaches_them(
+    bars: pl.DataFrame, fill: str
+) -> None:
+    """Each order fills, at its own price, on the first later bar whose low (buy) or high
+    (sell) reaches it (touch) or goes beyond it (trade-through), found here by walking
+    the real bars in plain Python."""
+    cfg = BacktestConfig(fill=fill)  # type: ignore[arg-type]
+    r = backtest.run(RangeMaker(), bars, cfg)
+    low, high = bars["low"].to_list(), bars["high"].to_list()
+
+    def reaches(k: int, side: str, price: float) -> bool:
+        if fill == "touch":
+            return low[k] <= price if side == "buy" else high[k] >= price
+        return low[k] < price if side == "buy" else high[k] > price
+
+    filled = 0
+    for o in r.orders.iter_rows(named=True):
+        first = next(
+            (
+                k
+                for k in range(o["bar_submitted"] + 1, len(low))
+                if reaches(k, o["side"], o["price"])
+            ),
+            None,
+        )
+        if o["status"] == "filled":
+            filled += 1
+            assert o["bar_updated"] == first, o
+            assert o["avg_fill_price"] == o["price"]
+        else:
+            assert first is None, o
+    assert filled > 500
+    # The close model fills the same orders later or never: fewer round trips.
+    close = backtest.run(RangeMaker(), bars, BacktestConfig())
+    assert close.orders.filter(pl.col("status") == "filled").height < filled
+
+
+def test_an_unknown_fill_model_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="fill must be"):
+        backtest.run(RangeMaker(), flat_bars([100.0, 101.0]), BacktestConfig(fill="bogus"))  # type: ignore[arg-type]

@@ -793,6 +793,7 @@ class BarBroker:
         risk_instruments: Sequence[Any] | None = None,
         risk_limits: Any = None,
         risk_starting_equity: float | None = None,
+        fill: str = "close",
     ) -> None: ...
     def submit(
         self,

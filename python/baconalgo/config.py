@@ -430,6 +430,8 @@ class BacktestSection(_Section):
     # Quantity each simulated quote offers; unset = unlimited.
     liquidity: float | None = Field(default=None, gt=0)
     chunk_bars: int = Field(default=65_536, gt=0)
+    # When a resting order fills within a bar: close | touch | trade_through.
+    fill: Literal["close", "touch", "trade_through"] = "close"
 
 
 class PaperRiskConfig(_Section):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -47,7 +47,9 @@ class BacktestConfig:
     """The simulated venue and account. Fees are fractions of the notional (0.001 = 10
     bps; a negative maker fee is a rebate); ``slippage`` the fraction of the close the
     quotes stand away from it; ``liquidity`` the quantity each quote offers (None:
-    unlimited)."""
+    unlimited); ``fill`` when a resting order fills within a bar: ``"close"`` (against
+    the close quotes, vectorbt's convention), ``"touch"`` (the bar's low reaches a buy,
+    its high a sell) or ``"trade_through"`` (the bar traded beyond the price)."""
 
     init_cash: float = 10_000.0
     tick_size: float = 0.01
@@ -57,6 +59,7 @@ class BacktestConfig:
     slippage: float = 0.0
     liquidity: float | None = None
     chunk_bars: int = 65_536
+    fill: Literal["close", "touch", "trade_through"] = "close"
 
     def broker(self, risk: RiskConfig | None = None) -> _core.BarBroker:
         """A fresh simulated venue for one run."""
@@ -72,6 +75,7 @@ class BacktestConfig:
                 self.maker_fee,
                 self.slippage,
                 liquidity,
+                fill=self.fill,
             )
         risk.check_grid(self.tick_size, self.lot_size, "the backtest's")
         return _core.BarBroker(
@@ -85,6 +89,7 @@ class BacktestConfig:
             risk.instrument_specs(),
             risk.limits(),
             risk.starting_equity,
+            fill=self.fill,
         )
 
 
@@ -99,6 +104,7 @@ def config_from(section: BacktestSection) -> BacktestConfig:
         slippage=section.slippage,
         liquidity=section.liquidity,
         chunk_bars=section.chunk_bars,
+        fill=section.fill,
     )
 
 

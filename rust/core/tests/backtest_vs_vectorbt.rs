@@ -345,6 +345,7 @@ fn event_driven_ema_cross_makes_the_vectorized_trades() {
         maker_fee: 0.0,
         slippage: 0.0,
         liquidity_lots: 1_000_000_000_000,
+        fill: Default::default(),
     };
     let mut strategy = EmaCross::new(10, 50).unwrap();
     let ev = run_bars(&bars, &bar_cfg, &mut strategy).unwrap();

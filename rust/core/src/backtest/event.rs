@@ -39,6 +39,20 @@ pub struct Bar {
     pub volume: f64,
 }
 
+/// When a resting order fills within a bar. Bars carry no book, so this is a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BarFill {
+    /// Against the liquidity provider's quotes at close -/+ slippage: vectorbt's
+    /// convention, and what the vectorized engine does.
+    #[default]
+    Close,
+    /// A resting buy fills when the bar's low reaches its price, a sell when the high does.
+    Touch,
+    /// Only when the bar traded beyond the price: its low below a buy, its high above a
+    /// sell (the cautious choice: touching the price may not reach our place in the queue).
+    TradeThrough,
+}
+
 /// Parameters of a bar backtest of one instrument.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BarConfig {
@@ -53,6 +67,8 @@ pub struct BarConfig {
     pub slippage: f64,
     /// Quantity of each liquidity-provider quote.
     pub liquidity_lots: i64,
+    /// How resting orders fill within a bar.
+    pub fill: BarFill,
 }
 
 impl BarConfig {
@@ -420,7 +436,8 @@ impl BarSim {
         }
         let mut reports = std::mem::take(&mut self.scratch);
         reports.clear();
-        for (side, px) in [(Side::Sell, self.ask_ticks), (Side::Buy, self.bid_ticks)] {
+        let (ask, bid) = self.resting_fill_quotes(bar);
+        for (side, px) in [(Side::Sell, ask), (Side::Buy, bid)] {
             lp_quote(
                 &mut self.engine,
                 side,
@@ -434,6 +451,35 @@ impl BarSim {
         self.apply(&reports, out);
         self.scratch = reports;
         Ok(())
+    }
+
+    /// The (ask, bid) in ticks that our resting orders meet at the start of `bar`: the
+    /// close quotes, or under [`BarFill::Touch`] / [`BarFill::TradeThrough`] the bar's low
+    /// and high (a resting order trades at its own price, as a maker). A bar without a
+    /// usable range (high/low not finite, not positive or low > high) falls back to the
+    /// close quotes.
+    fn resting_fill_quotes(&self, bar: &Bar) -> (i64, i64) {
+        let close = (self.ask_ticks, self.bid_ticks);
+        if self.cfg.fill == BarFill::Close
+            || !(bar.low.is_finite()
+                && bar.high.is_finite()
+                && 0.0 < bar.low
+                && bar.low <= bar.high)
+        {
+            return close;
+        }
+        let (low, high) = (bar.low / self.cfg.tick_size, bar.high / self.cfg.tick_size);
+        // The epsilons absorb division noise, as in ask_ticks / bid_ticks.
+        match self.cfg.fill {
+            // Buys at or above the low, sells at or below the high.
+            BarFill::Touch => ((low - 1e-9).ceil() as i64, (high + 1e-9).floor() as i64),
+            // Buys strictly above the low, sells strictly below the high.
+            BarFill::TradeThrough => (
+                (low + 1e-9).floor() as i64 + 1,
+                (high - 1e-9).ceil() as i64 - 1,
+            ),
+            BarFill::Close => close,
+        }
     }
 
     /// Serves the queued requests in order; their reports are appended to `out`. Each
@@ -775,6 +821,7 @@ mod tests {
             maker_fee: -0.0002,
             slippage: 0.0,
             liquidity_lots: 1_000_000,
+            fill: BarFill::Close,
         }
     }
 
@@ -826,6 +873,63 @@ mod tests {
         );
         assert_eq!(rec.avg_price_ticks(), 198.0);
         assert_eq!(res.equity.len(), 2);
+    }
+
+    /// A bid at 99.0 and an ask at 101.0 rest after bar 0 (close 100); bar 1 closes at
+    /// 100 again with the given low and high. Which of the two fill, per model.
+    fn resting_fills(fill: BarFill, low: f64, high: f64) -> Vec<(u64, ExecKind, i64)> {
+        let mut sim = BarSim::new(BarConfig { fill, ..cfg() }, None).unwrap();
+        let mut out = Vec::new();
+        sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        sim.submit(Side::Buy, OrderType::Limit, 198, 100, TimeInForce::Gtc);
+        sim.submit(Side::Sell, OrderType::Limit, 202, 100, TimeInForce::Gtc);
+        sim.process(&mut out);
+        sim.close_bar();
+        out.clear();
+        let b = Bar {
+            low,
+            high,
+            ..bar(1, 100.0)
+        };
+        sim.open_bar(&b, &mut out).unwrap();
+        out.iter()
+            .map(|r| {
+                (
+                    r.report.client_order_id,
+                    r.report.kind,
+                    r.report.price_ticks,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resting_orders_fill_on_the_bars_range_by_the_chosen_model() {
+        let (buy, sell) = (1, 2);
+        let both = |k| vec![(buy, k, 198), (sell, k, 202)];
+        // The close (100) reaches neither order, whatever the range.
+        assert_eq!(resting_fills(BarFill::Close, 98.0, 102.0), vec![]);
+        // Touch: the low reaching 99.0 and the high reaching 101.0 fill both at their price.
+        assert_eq!(
+            resting_fills(BarFill::Touch, 99.0, 101.0),
+            both(ExecKind::Filled)
+        );
+        assert_eq!(resting_fills(BarFill::Touch, 99.5, 100.5), vec![]);
+        // Trade-through: touching is not enough, trading half a tick beyond is.
+        assert_eq!(resting_fills(BarFill::TradeThrough, 99.0, 101.0), vec![]);
+        assert_eq!(
+            resting_fills(BarFill::TradeThrough, 98.5, 101.5),
+            both(ExecKind::Filled)
+        );
+        // Off-grid extremes: 98.99 is below the bid, 101.01 above the ask.
+        assert_eq!(
+            resting_fills(BarFill::TradeThrough, 98.99, 101.01),
+            both(ExecKind::Filled)
+        );
+        assert_eq!(resting_fills(BarFill::TradeThrough, 99.01, 100.99), vec![]);
+        // A bar without a usable range falls back to the close.
+        assert_eq!(resting_fills(BarFill::Touch, f64::NAN, 101.0), vec![]);
+        assert_eq!(resting_fills(BarFill::Touch, 102.0, 98.0), vec![]);
     }
 
     #[test]

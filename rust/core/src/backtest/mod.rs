@@ -19,8 +19,8 @@ pub mod paper;
 pub mod vectorized;
 
 pub use event::{
-    run_bars, Bar, BarConfig, BarResult, BarSim, Context, EmaCross, OrderRecord, SimReport,
-    Strategy,
+    run_bars, Bar, BarConfig, BarFill, BarResult, BarSim, Context, EmaCross, OrderRecord,
+    SimReport, Strategy,
 };
 pub use market::{run_market, MarketContext, MarketResult, MarketStrategy, QuoteTouch};
 pub use metrics::{compute as compute_metrics, Metrics};

@@ -3,7 +3,7 @@
 //! loop reuses one `Bar` object and calls Python once for `on_bar` (plus once per
 //! registered indicator); reports become `OrderUpdate` objects only when there are any.
 
-use baconalgo_core::backtest::{Bar, BarConfig, BarSim, EmaCross, OrderRecord, SimReport};
+use baconalgo_core::backtest::{Bar, BarConfig, BarFill, BarSim, EmaCross, OrderRecord, SimReport};
 use baconalgo_core::model::{OrderType, Side, TimeInForce};
 use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::{ExecKind, Liquidity, OrderView};
@@ -514,12 +514,13 @@ pub(super) fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<Ti
 #[pymethods]
 impl PyBarBroker {
     /// Fees are fractions of the notional; `slippage` the fraction of the close the
-    /// quotes are away from it; `liquidity` the quantity each quote offers. With
+    /// quotes are away from it; `liquidity` the quantity each quote offers; `fill` when a
+    /// resting order fills within a bar (close, touch, trade_through). With
     /// `risk_instruments` and `risk_limits` (as for `RiskEngine`) every order is checked.
     #[new]
     #[pyo3(signature = (init_cash, tick_size, lot_size, taker_fee = 0.0, maker_fee = 0.0,
         slippage = 0.0, liquidity = 1e12, risk_instruments = None, risk_limits = None,
-        risk_starting_equity = None))]
+        risk_starting_equity = None, fill = "close"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -533,7 +534,18 @@ impl PyBarBroker {
         risk_instruments: Option<&Bound<'_, PyAny>>,
         risk_limits: Option<&Bound<'_, PyAny>>,
         risk_starting_equity: Option<f64>,
+        fill: &str,
     ) -> PyResult<Self> {
+        let fill = match fill {
+            "close" => BarFill::Close,
+            "touch" => BarFill::Touch,
+            "trade_through" => BarFill::TradeThrough,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "fill must be 'close', 'touch' or 'trade_through', got {other:?}"
+                )))
+            }
+        };
         let liquidity_lots = (liquidity / lot_size).floor();
         if !(liquidity_lots.is_finite() && (1.0..9.0e18).contains(&liquidity_lots)) {
             return Err(PyValueError::new_err(format!(
@@ -548,6 +560,7 @@ impl PyBarBroker {
             maker_fee,
             slippage,
             liquidity_lots: liquidity_lots as i64,
+            fill,
         };
         let risk = match (risk_instruments, risk_limits) {
             (Some(specs), Some(limits)) => Some(

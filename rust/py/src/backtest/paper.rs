@@ -241,6 +241,7 @@ impl PyPaperBroker {
             maker_fee,
             slippage: 0.0,
             liquidity_lots: 1,
+            fill: Default::default(),
         };
         let empty = tick_of(&Top::default(), &grid);
         Ok(PyPaperBroker {
