@@ -619,11 +619,20 @@ def test_the_same_strategy_runs_against_any_broker_a_runner_attaches() -> None:
 
 class RangeMaker(Strategy):
     """One limit order at a time: a buy 20 below the close when flat, a sell 20 above
-    when long."""
+    when long; an order still working after ``LIFE`` bars is cancelled and placed anew."""
+
+    LIFE = 30
+
+    def __init__(self) -> None:
+        self.placed_at = -1
 
     def on_bar(self, bar: Any) -> None:
-        if self.open_orders:
+        working = self.open_orders
+        if working and bar.index - self.placed_at >= self.LIFE:
+            self.cancel(working[0][0])
+        elif working:
             return
+        self.placed_at = bar.index
         if self.position == 0:
             self.buy(0.01, price=bar.close - 20.0)
         else:
@@ -639,30 +648,31 @@ def test_resting_orders_fill_where_the_real_bars_range_first_reaches_them(
     the real bars in plain Python."""
     cfg = BacktestConfig(fill=fill)  # type: ignore[arg-type]
     r = backtest.run(RangeMaker(), bars, cfg)
-    low, high = bars["low"].to_list(), bars["high"].to_list()
+    low: list[float] = bars["low"].to_list()
+    high: list[float] = bars["high"].to_list()
 
     def reaches(k: int, side: str, price: float) -> bool:
         if fill == "touch":
             return low[k] <= price if side == "buy" else high[k] >= price
         return low[k] < price if side == "buy" else high[k] > price
 
-    filled = 0
+    filled = cancelled = 0
+    last = len(low) - 1
     for o in r.orders.iter_rows(named=True):
-        first = next(
-            (
-                k
-                for k in range(o["bar_submitted"] + 1, len(low))
-                if reaches(k, o["side"], o["price"])
-            ),
-            None,
-        )
+        # Working from the bar after it was sent to the bar that cancels it (fills at a
+        # bar's start come before that bar's callback).
+        start, end = o["bar_submitted"] + 1, min(o["bar_submitted"] + RangeMaker.LIFE, last)
+        first = next((k for k in range(start, end + 1) if reaches(k, o["side"], o["price"])), None)
         if o["status"] == "filled":
             filled += 1
             assert o["bar_updated"] == first, o
             assert o["avg_fill_price"] == o["price"]
+        elif o["status"] == "cancelled":
+            cancelled += 1
+            assert first is None and o["bar_updated"] == end, o
         else:
-            assert first is None, o
-    assert filled > 500
+            assert o["status"] == "new" and first is None, o
+    assert filled > 2_000 and cancelled > 100
     # The close model fills the same orders later or never: fewer round trips.
     close = backtest.run(RangeMaker(), bars, BacktestConfig())
     assert close.orders.filter(pl.col("status") == "filled").height < filled
