@@ -80,6 +80,7 @@ class Broker(Protocol):
     def quote(self) -> tuple[float, float]: ...
     def open_orders(self) -> list[tuple[int, str, float, float, float, str]]: ...
     def max_buy_qty(self) -> float: ...
+    def kill_switch(self) -> int: ...
 
 
 class StrategyNotAttached(RuntimeError):
@@ -202,6 +203,13 @@ class Strategy:
     def cancel_all(self) -> None:
         for o in self._broker.open_orders():
             self._broker.cancel(o[0])
+
+    def kill_switch(self) -> int:
+        """Halts trading in the risk engine and cancels every working order; returns how
+        many cancels went out. Orders sent afterwards are rejected (``halted``) until the
+        operator resets the risk engine. Raises ``RiskError`` when the runner has no risk
+        engine."""
+        return int(self._broker.kill_switch())
 
     def replace(
         self, client_order_id: int, price: float | None = None, qty: float | None = None

@@ -1,4 +1,5 @@
-"""Starlette app: ``/api/health``, ``/api/status`` and ``/api/metrics`` over a running engine.
+"""Starlette app: ``/api/health``, ``/api/status`` and ``/api/metrics`` over a running engine,
+and the operator's ``POST /api/risk/kill_switch`` and ``POST /api/risk/reset``.
 
 Every figure is read at request time from the engine (bus counters, feed counters) or
 from the operating system through psutil; nothing is cached or made up.
@@ -21,9 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from baconalgo.errors import BaconAlgoError
+
 log = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# POST /api/risk/<name>: the engine's risk actions.
+_RISK_ACTIONS = {"kill_switch": "kill_switch", "reset": "reset_risk"}
 
 
 class StatusSource(Protocol):
@@ -31,6 +36,7 @@ class StatusSource(Protocol):
 
     def health(self) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
+    def risk_action(self, action: str, timeout: float = ..., **kw: Any) -> dict[str, Any]: ...
 
 
 class _SystemSampler:
@@ -207,11 +213,36 @@ def create_app(source: StatusSource) -> Starlette:
         body = await asyncio.to_thread(generate_latest, registry)
         return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
+    async def risk_action(request: Request) -> JSONResponse:
+        action = _RISK_ACTIONS.get(request.path_params["action"])
+        if action is None:
+            return JSONResponse(
+                {"error": f"unknown risk action; POST one of {sorted(_RISK_ACTIONS)}"},
+                status_code=404,
+            )
+        rebase_peak = request.query_params.get("rebase_peak", "false").lower() in ("1", "true")
+        kw = {"rebase_peak": rebase_peak} if action == "reset_risk" else {}
+        try:
+            out = await asyncio.to_thread(source.risk_action, action, **kw)
+        except LookupError as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except (BaconAlgoError, RuntimeError, TimeoutError) as e:
+            # Refused (no risk engine, a breaker's condition still holds, session over).
+            body: dict[str, Any] = {"error": str(e), "type": type(e).__name__}
+            reasons = getattr(e, "reasons", None)
+            if reasons is not None:
+                body["reasons"] = list(reasons)
+            return JSONResponse(body, status_code=409)
+        log.warning("operator risk action", extra={"action": action, **out})
+        return JSONResponse(out)
+
     return Starlette(
         routes=[
             Route("/api/health", health),
             Route("/api/status", status),
             Route("/api/metrics", metrics),
+            # The operator's kill switch and the way back to ACTIVE (POST: they act).
+            Route("/api/risk/{action:str}", risk_action, methods=["POST"]),
         ]
     )
 

@@ -19,10 +19,10 @@
 
 use std::collections::HashMap;
 
-use super::orders::{all_in_lots, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
-use crate::model::{OrderRequest, OrderType, Side, TimeInForce};
-use crate::risk::{RejectReason, RiskEngine};
+use crate::model::{Event, OrderRequest, OrderType, Side, TimeInForce};
+use crate::risk::{RejectReason, ResetRefused, RiskEngine};
 use crate::venue::{
     EngineConfig, ExecKind, ExecReport, FeeSchedule, MatchingEngine, OrderView, StpMode,
     VenueInstrument,
@@ -410,6 +410,31 @@ impl BarSim {
     /// Whether requests are waiting for [`process`](Self::process).
     pub fn has_requests(&self) -> bool {
         !self.outbox.is_empty()
+    }
+
+    /// The kill switch: the risk engine halts trading (only a reset brings it back) and
+    /// every working order gets a cancel, sent with the next requests. Returns the
+    /// number of cancels queued; `None` without a risk engine (nothing would refuse the
+    /// orders sent after it).
+    pub fn kill_switch(&mut self) -> Option<usize> {
+        let now = self.bar.ts_ns;
+        let open = self.open_orders();
+        let ids = halt_and_list(self.risk.as_mut(), now, &open)?;
+        self.outbox.extend(ids.map(Request::Cancel));
+        Some(open.len())
+    }
+
+    /// The risk engine's way back to ACTIVE (see [`RiskEngine::reset`]); `None` without one.
+    pub fn reset_risk(&mut self, rebase_peak: bool) -> Option<Result<(), ResetRefused>> {
+        let now = self.bar.ts_ns;
+        self.risk.as_mut().map(|r| r.reset(now, rebase_peak))
+    }
+
+    /// Drains the risk engine's trading-state changes as bus events (empty without one).
+    pub fn take_risk_events(&mut self) -> Vec<Event> {
+        self.risk
+            .as_mut()
+            .map_or_else(Vec::new, RiskEngine::take_events)
     }
 
     /// Starts a bar: the liquidity provider's quotes meet our resting orders, one side at
@@ -978,5 +1003,49 @@ mod tests {
             res.order_log[0].reason_code,
             RejectReason::QtyAboveMax.code()
         );
+    }
+
+    #[test]
+    fn the_kill_switch_cancels_every_working_order_and_halts_until_reset() {
+        let limits = RiskLimits::permissive(1, 1_000);
+        let spec = InstrumentSpec::new(0, 0.5 * 0.01).unwrap();
+        let risk = RiskEngine::new(vec![spec], limits, 10_000.0).unwrap();
+        let mut sim = BarSim::new(cfg(), Some(risk)).unwrap();
+        let mut out = Vec::new();
+        sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        let low = sim.submit(Side::Buy, OrderType::Limit, 180, 10, TimeInForce::Gtc);
+        let lower = sim.submit(Side::Buy, OrderType::Limit, 170, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(sim.open_orders().len(), 2);
+        out.clear();
+
+        assert_eq!(sim.kill_switch(), Some(2));
+        let late = sim.submit(Side::Buy, OrderType::Limit, 160, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (low, ExecKind::Cancelled),
+                (lower, ExecKind::Cancelled),
+                (late, ExecKind::Rejected)
+            ]
+        );
+        assert_eq!(out[2].risk, Some(RejectReason::Halted));
+        assert!(sim.open_orders().is_empty());
+        assert_eq!(sim.risk().unwrap().open_order_count(), 0);
+        let events = sim.take_risk_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, crate::model::EventKind::RiskState as u8);
+
+        sim.reset_risk(false).unwrap().unwrap();
+        assert_eq!(
+            sim.risk().unwrap().state(),
+            crate::risk::TradingState::Active
+        );
+        out.clear();
+        let again = sim.submit(Side::Buy, OrderType::Limit, 160, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(again, ExecKind::New)]);
+        assert!(BarSim::new(cfg(), None).unwrap().kill_switch().is_none());
     }
 }

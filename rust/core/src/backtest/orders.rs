@@ -5,7 +5,7 @@
 use super::event::{OrderRecord, SimReport};
 use crate::model::{Fill, OrderRequest, OrderType, TimeInForce};
 use crate::risk::{RejectReason, RiskEngine};
-use crate::venue::{ExecKind, ExecReport, Liquidity};
+use crate::venue::{ExecKind, ExecReport, Liquidity, OrderView};
 
 impl OrderRecord {
     /// The record of an order just sent, at step `index` (a bar, or a market event).
@@ -144,4 +144,16 @@ pub fn all_in_lots(cash: f64, taker_fee: f64, ask: f64, lot_size: f64) -> i64 {
     } else {
         0
     }
+}
+
+/// The kill switch's shared half: halts trading in the risk engine and lists the working
+/// orders to cancel (`open`: the venue's working orders, so an order the risk engine has
+/// not yet seen acknowledged is cancelled too). `None` without a risk engine.
+pub(super) fn halt_and_list<'a>(
+    risk: Option<&mut RiskEngine>,
+    now_ns: u64,
+    open: &'a [OrderView],
+) -> Option<impl Iterator<Item = u64> + 'a> {
+    risk?.kill_switch(now_ns);
+    Some(open.iter().map(|o| o.client_order_id))
 }

@@ -23,11 +23,11 @@
 use std::collections::HashMap;
 
 use super::event::{OrderRecord, SimReport};
-use super::orders::{all_in_lots, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, sync_risk};
 use super::vectorized::BacktestError;
 use crate::bars::{BarBuilder, BarSpec};
 use crate::model::{flags, Bar, Event, EventKind, OrderRequest, OrderType, Side, TimeInForce};
-use crate::risk::{RejectReason, RiskEngine};
+use crate::risk::{RejectReason, ResetRefused, RiskEngine};
 use crate::venue::{ExecKind, ExecReport, MarketSim, OrderView, SimConfig};
 
 /// Account and instrument of one paper session.
@@ -349,6 +349,31 @@ impl PaperSim {
 
     pub fn has_requests(&self) -> bool {
         !self.outbox.is_empty()
+    }
+
+    /// The kill switch: the risk engine halts trading (only a reset brings it back) and
+    /// every working order gets a cancel, sent with the next requests. Returns the
+    /// number of cancels queued; `None` without a risk engine (nothing would refuse the
+    /// orders sent after it).
+    pub fn kill_switch(&mut self) -> Option<usize> {
+        let now = self.now_ns;
+        let open = self.open_orders();
+        let ids = halt_and_list(self.risk.as_mut(), now, &open)?;
+        self.outbox.extend(ids.map(Request::Cancel));
+        Some(open.len())
+    }
+
+    /// The risk engine's way back to ACTIVE (see [`RiskEngine::reset`]); `None` without one.
+    pub fn reset_risk(&mut self, rebase_peak: bool) -> Option<Result<(), ResetRefused>> {
+        let now = self.now_ns;
+        self.risk.as_mut().map(|r| r.reset(now, rebase_peak))
+    }
+
+    /// Drains the risk engine's trading-state changes as bus events (empty without one).
+    pub fn take_risk_events(&mut self) -> Vec<Event> {
+        self.risk
+            .as_mut()
+            .map_or_else(Vec::new, RiskEngine::take_events)
     }
 
     /// Applies one market event; appends the reports the strategy receives now to `out`

@@ -4,19 +4,21 @@
 //! registered indicator); reports become `OrderUpdate` objects only when there are any.
 
 use baconalgo_core::backtest::{Bar, BarConfig, BarFill, BarSim, EmaCross, OrderRecord, SimReport};
+use baconalgo_core::model::Event;
 use baconalgo_core::model::{OrderType, Side, TimeInForce};
-use baconalgo_core::risk::RiskEngine;
+use baconalgo_core::risk::{ResetRefused, RiskEngine};
 use baconalgo_core::venue::{ExecKind, Liquidity, OrderView};
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::vectorized::{contiguous, metrics_dict, orders_dict, trades_dict};
 use crate::book::parse_side;
-use crate::errors::{backtest_err, risk_err};
+use crate::errors::{backtest_err, reset_refused_err, risk_err, RiskError};
+use crate::event::PyEvent;
 use crate::risk::limits::{extract_limits, extract_specs};
-use crate::risk::names::{reject_name, snake};
+use crate::risk::names::{reject_name, snake, state_reason_name};
 
 /// One OHLCV bar. In a backtest the strategy gets the same object every bar, updated in
 /// place: keep `bar.copy()`, not `bar`, beyond the call.
@@ -476,7 +478,46 @@ pub(super) fn risk_dict<'py>(py: Python<'py>, risk: &RiskEngine) -> PyResult<Bou
     }
     r.set_item("rejected", rejected)?;
     r.set_item("state", risk.state().name())?;
+    let tripped: Vec<&str> = risk
+        .breakers()
+        .tripped_reasons()
+        .into_iter()
+        .map(state_reason_name)
+        .collect();
+    r.set_item("tripped", tripped)?;
     Ok(r)
+}
+
+/// The kill switch's answer to Python: the cancels queued, or `RiskError` when there is
+/// no risk engine to halt trading (the orders are then left alone).
+pub(super) fn kill_switch_result(queued: Option<usize>) -> PyResult<usize> {
+    queued.ok_or_else(|| {
+        RiskError::new_err(
+            "the kill switch needs a risk engine to halt trading: give risk limits \
+             ([risk] or [paper.limits] with paper.risk = true)",
+        )
+    })
+}
+
+/// A risk reset's answer to Python: `ResetRefused` naming the breakers whose condition
+/// still holds, `RiskError` without a risk engine.
+pub(super) fn reset_result(py: Python<'_>, r: Option<Result<(), ResetRefused>>) -> PyResult<()> {
+    match r {
+        None => Err(RiskError::new_err("no risk engine to reset")),
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(reset_refused_err(
+            py,
+            e.reasons.into_iter().map(state_reason_name).collect(),
+        )),
+    }
+}
+
+/// Risk state changes as an `EVENT_DTYPE` array (kind RISK_STATE), ready to publish.
+pub(super) fn risk_events<'py>(
+    py: Python<'py>,
+    events: Vec<Event>,
+) -> Bound<'py, PyArray1<PyEvent>> {
+    PyArray1::from_vec(py, events.into_iter().map(PyEvent).collect())
 }
 
 pub(super) fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
@@ -674,6 +715,23 @@ impl PyBarBroker {
     /// Working orders: (client_order_id, side, price, leaves_qty, filled_qty, tif).
     fn open_orders(&self) -> Vec<(u64, &'static str, f64, f64, f64, &'static str)> {
         open_order_tuples(self.cfg(), &self.sim.open_orders())
+    }
+
+    /// The kill switch: halts trading in the risk engine and cancels every working order
+    /// (the cancels are served with the next requests); returns how many. `RiskError`
+    /// without a risk engine.
+    fn kill_switch(&mut self) -> PyResult<usize> {
+        kill_switch_result(self.sim.kill_switch())
+    }
+    /// Back to ACTIVE after the kill switch or a breaker; `ResetRefused` names the
+    /// breakers whose condition still holds. `rebase_peak`: equity now is the new peak.
+    #[pyo3(signature = (*, rebase_peak = false))]
+    fn reset_risk(&mut self, py: Python<'_>, rebase_peak: bool) -> PyResult<()> {
+        reset_result(py, self.sim.reset_risk(rebase_peak))
+    }
+    /// Drains the risk engine's state changes as RISK_STATE events (`EVENT_DTYPE`).
+    fn take_risk_events<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
+        risk_events(py, self.sim.take_risk_events())
     }
 
     /// The declared EMA(fast) / EMA(slow) cross for `run_rule` (no Python per bar).

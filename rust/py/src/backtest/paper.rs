@@ -10,14 +10,14 @@ use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::queue::QueueShape;
 use baconalgo_core::venue::{ExecKind, ExecReport, FeeSchedule, Liquidity};
 use baconalgo_core::venue::{LatencyModel, QueueModel, SimConfig, VenueInstrument};
-use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::broker::{
-    kind_name, open_order_tuples, order_args, orders_table, reason_name, replace_args, risk_dict,
-    side_name, PyBar, PyBarBroker, PyIndicator,
+    kill_switch_result, kind_name, open_order_tuples, order_args, orders_table, reason_name,
+    replace_args, reset_result, risk_dict, risk_events, side_name, PyBar, PyBarBroker, PyIndicator,
 };
 use crate::bus::events_array;
 use crate::errors::{backtest_err, risk_err};
@@ -627,6 +627,23 @@ impl PyPaperBroker {
     /// Risk engine summary: accepted, rejected per reason, state (None without one).
     fn risk<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.sim.risk().map(|r| risk_dict(py, r)).transpose()
+    }
+
+    /// The kill switch: halts trading in the risk engine and cancels every working order
+    /// (sent with the next requests: call `flush` outside `run`); returns how many.
+    /// `RiskError` without a risk engine.
+    fn kill_switch(&mut self) -> PyResult<usize> {
+        kill_switch_result(self.sim.kill_switch())
+    }
+    /// Back to ACTIVE after the kill switch or a breaker; `ResetRefused` names the
+    /// breakers whose condition still holds. `rebase_peak`: equity now is the new peak.
+    #[pyo3(signature = (*, rebase_peak = false))]
+    fn reset_risk(&mut self, py: Python<'_>, rebase_peak: bool) -> PyResult<()> {
+        reset_result(py, self.sim.reset_risk(rebase_peak))
+    }
+    /// Drains the risk engine's state changes as RISK_STATE events (`EVENT_DTYPE`).
+    fn take_risk_events<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
+        risk_events(py, self.sim.take_risk_events())
     }
 }
 
