@@ -233,3 +233,48 @@ def test_risk_actions_without_a_paper_session_are_not_found() -> None:
             assert r.status_code == 404 and "no paper session" in r.json()["error"]
     finally:
         engine.stop()
+
+
+def test_a_breaker_trips_in_a_paper_session_on_the_losses_it_sees(
+    tmp_path: Path, batches: list[npt.NDArray[np.void]]
+) -> None:
+    """A market buy pays the spread and the 0.1 % taker fee (about 0.06 USDT on 0.001
+    BTC): a daily-loss limit of 0.05 USDT halts trading, and the next order is refused."""
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        "[risk]\nstarting_equity = 10000.0\nmax_gross_exposure = 5000.0\n"
+        "max_net_exposure = 5000.0\nmax_reference_age_seconds = 60.0\n"
+        '[risk.breakers]\nmax_daily_loss = 0.05\ndaily_loss_action = "halted"\n'
+        '[risk.instruments.BTCUSDT]\ntick = "0.01"\nlot = "0.00000001"\n'
+        'max_order_qty = "0.01"\nmax_position_qty = "0.02"\nmax_notional = 2000.0\n'
+    )
+    config = load_config(toml, {})
+    paper_settings, risk = settings_from(config, 0)
+    assert risk is config.risk
+
+    class BuyTwice(Strategy):
+        def on_start(self) -> None:
+            self.updates: list[tuple[int, str, str | None]] = []
+            self.sent = 0
+
+        def on_trade(self, trade: Any) -> None:
+            if math.isnan(self.book.ask):
+                return
+            if self.sent == 0 or (self.sent == 1 and self.position > 0):
+                self.sent += 1
+                self.buy(0.001)
+
+        def on_order_update(self, update: OrderUpdate) -> None:
+            self.updates.append((update.client_order_id, update.status, update.reason))
+
+    strategy = BuyTwice()
+    session = PaperSession(strategy, paper_settings, risk)
+    session.start()
+    for b in batches:
+        session.on_batch(b)
+    session.stop()
+    changes = session.status()["risk"]["changes"]
+    assert [(c["to"], c["reason"]) for c in changes] == [("halted", "daily_loss")]
+    assert strategy.updates[0][1] == "new" and strategy.updates[1][1] == "filled"
+    assert strategy.updates[-1] == (2, "rejected", "halted")
+    assert state_changes(session.take_risk_events()) == changes
