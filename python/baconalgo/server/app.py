@@ -102,7 +102,43 @@ def _metrics(source: StatusSource, system: _SystemSampler) -> dict[str, Any]:
             "events_total": feed["events"],
             "rejected_total": feed["rejected"],
         },
+        "feed_rejected_by_reason": dict(feed.get("rejected_by_reason", {})),
+        "adapter": {f"{k}_total": feed[k] for k in _ADAPTER_COUNTERS if k in feed},
         "paper": _paper_metrics(status["components"].get("paper")),
+        "risk": _risk_metrics(status["components"].get("paper")),
+    }
+
+
+# The adapter's connection-health counters (status `components.feed`), as help texts.
+_ADAPTER_COUNTERS = {
+    "connects": "websocket connections opened",
+    "reconnects": "reconnections after a drop",
+    "proactive_reconnects": "connections renewed before the venue's limit",
+    "handovers": "connections handed over to a new one without a gap",
+    "handover_duplicates": "messages seen on both connections during a handover, dropped",
+    "resyncs": "book resynchronisations (gap or checksum mismatch)",
+    "gaps": "sequence gaps detected",
+    "checksum_mismatches": "book checksums that did not match the venue's",
+    "snapshots": "book snapshots applied",
+    "venue_errors": "error replies from the venue",
+    "keepalive_pings": "keepalive pings sent",
+    "keepalive_timeouts": "connections dropped for a missed keepalive",
+}
+
+_TRADING_STATES = {"active": 0, "reducing": 1, "halted": 2}
+
+
+def _risk_metrics(paper: dict[str, Any] | None) -> dict[str, Any]:
+    """The paper session's risk engine: state, accepted, rejected by reason (empty
+    without one)."""
+    risk = (paper or {}).get("risk")
+    if not risk:
+        return {}
+    return {
+        "state": _TRADING_STATES[risk["state"]],
+        "accepted_total": risk["accepted"],
+        "rejected_total": dict(risk["rejected"]),
+        "tripped_breakers": len(risk.get("tripped", [])),
     }
 
 
@@ -178,6 +214,20 @@ class _EngineCollector:
             f = CounterMetricFamily(f"baconalgo_feed_{key[:-6]}", help_text)
             f.add_metric([], m["feed"][key])
             yield f
+        by_reason = CounterMetricFamily(
+            "baconalgo_feed_rejected_by_reason",
+            "market data messages rejected, by reason",
+            labels=["reason"],
+        )
+        for reason, n in m["feed_rejected_by_reason"].items():
+            by_reason.add_metric([reason], n)
+        yield by_reason
+        for key, value in m["adapter"].items():
+            name = key.removesuffix("_total")
+            f = CounterMetricFamily(f"baconalgo_adapter_{name}", _ADAPTER_COUNTERS[name])
+            f.add_metric([], value)
+            yield f
+        yield from _risk_families(m["risk"])
         for name, value in m["paper"].items():
             help_text = f"paper trading: {name.removesuffix('_total').replace('_', ' ')}"
             if name.endswith("_total"):
@@ -186,6 +236,28 @@ class _EngineCollector:
                 yield c
             else:
                 yield GaugeMetricFamily(f"baconalgo_paper_{name}", help_text, value=value)
+
+
+def _risk_families(risk: dict[str, Any]) -> Iterator[Metric]:
+    if not risk:
+        return
+    yield GaugeMetricFamily(
+        "baconalgo_risk_state",
+        "trading state: 0 active, 1 reducing, 2 halted",
+        value=risk["state"],
+    )
+    yield GaugeMetricFamily(
+        "baconalgo_risk_tripped_breakers", "breakers tripped now", value=risk["tripped_breakers"]
+    )
+    accepted = CounterMetricFamily("baconalgo_risk_accepted", "orders the risk engine passed")
+    accepted.add_metric([], risk["accepted_total"])
+    yield accepted
+    rejected = CounterMetricFamily(
+        "baconalgo_risk_rejected", "orders the risk engine refused, by reason", labels=["reason"]
+    )
+    for reason, n in risk["rejected_total"].items():
+        rejected.add_metric([reason], n)
+    yield rejected
 
 
 def _wants_json(request: Request) -> bool:
