@@ -419,8 +419,10 @@ pub(super) fn order_args(
     Ok((side, ty, ticks, lots, tif))
 }
 
-/// A replace's (price ticks, remaining lots); None keeps the working order's. An order
-/// that is not working gets placeholders: the venue answers `unknown_order`.
+/// A replace's (price ticks, remaining lots); None keeps the working order's. A replace
+/// of an order that is no longer working still goes to the venue, so the strategy gets
+/// the venue's `unknown_order` rejection in order; the values sent with it (the given
+/// ones, else zero) are never applied.
 pub(super) fn replace_args(
     py: Python<'_>,
     grid: &BarConfig,
