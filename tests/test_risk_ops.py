@@ -17,7 +17,7 @@ import pytest
 
 from baconalgo import backtest
 from baconalgo.bus import EventKind
-from baconalgo.config import load_config
+from baconalgo.config import Config, load_config
 from baconalgo.engine import Engine
 from baconalgo.errors import RiskError
 from baconalgo.paper import PaperSession, PaperSettings, settings_from
@@ -132,16 +132,23 @@ def test_without_a_risk_engine_the_kill_switch_refuses_and_leaves_orders_alone(
     assert not [u for u in strategy.updates if u[1] == "cancelled"]
 
 
-def test_a_strategy_pulls_the_kill_switch_in_a_bar_backtest(tmp_path: Path) -> None:
+def bar_config(tmp_path: Path, max_position_qty: str) -> Config:
+    """A bar backtest on tick 0.5 / lot 0.001 with a risk engine: orders up to 1.0, a 20 %
+    price band."""
     toml = tmp_path / "c.toml"
     toml.write_text(
         '[backtest]\ninit_cash = 100000.0\ntick = "0.5"\nlot = "0.001"\n'
         "[risk]\nstarting_equity = 100000.0\nmax_gross_exposure = 1000000.0\n"
         "max_net_exposure = 1000000.0\n"
         '[risk.instruments.BTCUSDT]\ntick = "0.5"\nlot = "0.001"\nmax_order_qty = "1.0"\n'
-        'max_position_qty = "5"\nmax_notional = 1000000.0\nprice_band_bps = 2000.0\n'
+        f'max_position_qty = "{max_position_qty}"\nmax_notional = 1000000.0\n'
+        "price_band_bps = 2000.0\n"
     )
-    config = load_config(toml, {})
+    return load_config(toml, {})
+
+
+def test_a_strategy_pulls_the_kill_switch_in_a_bar_backtest(tmp_path: Path) -> None:
+    config = bar_config(tmp_path, max_position_qty="5")
 
     class Killer(Scripted):
         def on_bar(self, bar: Any) -> None:
@@ -278,3 +285,26 @@ def test_a_breaker_trips_in_a_paper_session_on_the_losses_it_sees(
     assert strategy.updates[0][1] == "new" and strategy.updates[1][1] == "filled"
     assert strategy.updates[-1] == (2, "rejected", "halted")
     assert state_changes(session.take_risk_events()) == changes
+
+
+def test_a_replace_over_a_limit_is_refused_and_the_order_keeps_working(
+    tmp_path: Path,
+) -> None:
+    config = bar_config(tmp_path, max_position_qty="1.5")
+    s = Scripted(
+        {
+            1: [("submit", (("buy", 1.0, 95.0), {}))],
+            2: [("replace", (0, {"qty": 1.2}))],  # above max_order_qty
+            3: [("replace", (0, {"price": 96.0, "qty": 0.8}))],
+        }
+    )
+    res = backtest.run(
+        s, flat_bars([100.0] * 5), backtest.config_from(config.backtest), risk=config.risk
+    )
+    assert [(oid, status, reason, leaves) for oid, status, reason, leaves in s.updates] == [
+        (1, "new", None, 1.0),
+        (1, "rejected", "qty_above_max", 1.0),
+        (1, "replaced", None, 0.8),
+    ]
+    assert res.risk is not None and res.risk["rejected"] == {"qty_above_max": 1}
+    assert res.orders.row(0, named=True)["price"] == 96.0

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::orders::{all_in_lots, halt_and_list, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, replace_refusal, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
 use crate::model::{Event, OrderRequest, OrderType, Side, TimeInForce};
 use crate::risk::{RejectReason, ResetRefused, RiskEngine};
@@ -541,7 +541,15 @@ impl BarSim {
                     price_ticks,
                     qty_lots,
                 } => {
-                    let side = self.engine.order(client_order_id).map(|o| o.side);
+                    let working = self.engine.order(client_order_id);
+                    let risk = self.risk.as_mut();
+                    if let Some(r) =
+                        replace_refusal(risk, client_order_id, working, price_ticks, qty_lots, ts)
+                    {
+                        self.book_refusal(r, out);
+                        continue;
+                    }
+                    let side = working.map(|o| o.side);
                     let (lp_side, px) = if side == Some(Side::Sell) {
                         (Side::Buy, bid)
                     } else {
@@ -637,7 +645,10 @@ impl BarSim {
     }
 
     fn risk_reject(&mut self, o: &OrderRequest, reason: RejectReason, out: &mut Vec<SimReport>) {
-        let r = SimReport::risk_refusal(o, reason);
+        self.book_refusal(SimReport::risk_refusal(o, reason), out);
+    }
+
+    fn book_refusal(&mut self, r: SimReport, out: &mut Vec<SimReport>) {
         self.book_record(&r);
         self.res.reports.push(r);
         out.push(r);
@@ -973,15 +984,21 @@ mod tests {
         assert_eq!(whole, chunked);
     }
 
-    #[test]
-    fn the_risk_engine_refuses_an_order_above_its_limit_with_the_reason() {
+    /// A simulation with a risk engine (orders up to `max_qty_lots`) in the first bar.
+    fn sim_with_risk(max_qty_lots: i64) -> (BarSim, Vec<SimReport>) {
         let mut limits = RiskLimits::permissive(1, 1_000);
-        limits.instruments[0].max_qty_lots = 100;
+        limits.instruments[0].max_qty_lots = max_qty_lots;
         let spec = InstrumentSpec::new(0, 0.5 * 0.01).unwrap();
         let risk = RiskEngine::new(vec![spec], limits, 10_000.0).unwrap();
         let mut sim = BarSim::new(cfg(), Some(risk)).unwrap();
         let mut out = Vec::new();
         sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        (sim, out)
+    }
+
+    #[test]
+    fn the_risk_engine_refuses_an_order_above_its_limit_with_the_reason() {
+        let (mut sim, mut out) = sim_with_risk(100);
         let big = sim.submit(Side::Buy, OrderType::Market, 0, 101, TimeInForce::Ioc);
         let ok = sim.submit(Side::Buy, OrderType::Market, 0, 100, TimeInForce::Ioc);
         sim.process(&mut out);
@@ -1007,12 +1024,7 @@ mod tests {
 
     #[test]
     fn the_kill_switch_cancels_every_working_order_and_halts_until_reset() {
-        let limits = RiskLimits::permissive(1, 1_000);
-        let spec = InstrumentSpec::new(0, 0.5 * 0.01).unwrap();
-        let risk = RiskEngine::new(vec![spec], limits, 10_000.0).unwrap();
-        let mut sim = BarSim::new(cfg(), Some(risk)).unwrap();
-        let mut out = Vec::new();
-        sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        let (mut sim, mut out) = sim_with_risk(1_000);
         let low = sim.submit(Side::Buy, OrderType::Limit, 180, 10, TimeInForce::Gtc);
         let lower = sim.submit(Side::Buy, OrderType::Limit, 170, 10, TimeInForce::Gtc);
         sim.process(&mut out);
@@ -1047,5 +1059,40 @@ mod tests {
         sim.process(&mut out);
         assert_eq!(kinds(&out), vec![(again, ExecKind::New)]);
         assert!(BarSim::new(cfg(), None).unwrap().kill_switch().is_none());
+    }
+
+    #[test]
+    fn a_replace_passes_the_risk_engine_and_a_refused_one_leaves_the_order_working() {
+        let (mut sim, mut out) = sim_with_risk(100);
+        let id = sim.submit(Side::Buy, OrderType::Limit, 180, 50, TimeInForce::Gtc);
+        sim.process(&mut out);
+        out.clear();
+
+        sim.replace(id, 182, 101);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(id, ExecKind::Rejected)]);
+        assert_eq!(out[0].risk, Some(RejectReason::QtyAboveMax));
+        assert!(!out[0].report.is_final());
+        assert_eq!(out[0].report.leaves_qty_lots, 50);
+        let [o] = sim.open_orders()[..] else {
+            panic!("the order must still work")
+        };
+        assert_eq!((o.price_ticks, o.leaves_qty_lots), (180, 50));
+        assert_eq!(
+            sim.risk()
+                .unwrap()
+                .working_order(id)
+                .unwrap()
+                .remaining_lots,
+            50
+        );
+
+        out.clear();
+        sim.replace(id, 182, 100);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(id, ExecKind::Replaced)]);
+        let w = *sim.risk().unwrap().working_order(id).unwrap();
+        assert_eq!((w.price_ticks, w.remaining_lots), (182, 100));
+        assert_eq!(sim.order_record(id).unwrap().status, ExecKind::Replaced);
     }
 }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use super::event::{OrderRecord, SimReport};
-use super::orders::{all_in_lots, halt_and_list, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, replace_refusal, sync_risk};
 use super::vectorized::BacktestError;
 use crate::bars::{BarBuilder, BarSpec};
 use crate::model::{flags, Bar, Event, EventKind, OrderRequest, OrderType, Side, TimeInForce};
@@ -522,6 +522,15 @@ impl PaperSim {
                     self.sim.cancel(id, now);
                 }
                 Request::Replace(id, px, q) => {
+                    let at_venue = self
+                        .sim
+                        .working()
+                        .find(|o| o.client_order_id == id)
+                        .copied();
+                    if let Some(r) = replace_refusal(self.risk.as_mut(), id, at_venue, px, q, now) {
+                        self.book_report(r, out);
+                        continue;
+                    }
                     self.sim.replace(id, px, q, now);
                 }
             }
