@@ -262,10 +262,10 @@ class PaperSession:
         for ``/api/status`` (call on the session's thread)."""
         b = self.broker
         bid, ask = b.quote()
-        orders = b.orders()
+        # The newest only: a live session's order log grows all day.
+        orders = b.orders(last=self.settings.status_orders)
         risk = b.risk()
-        n = len(orders["client_order_id"])
-        keep = range(max(0, n - self.settings.status_orders), n)
+        keep = range(len(orders["client_order_id"]))
         recent = [
             {
                 "client_order_id": int(orders["client_order_id"][i]),

@@ -129,7 +129,8 @@ pub struct PaperSim {
     scratch: Vec<ExecReport>,
     working: HashMap<u64, usize>,
     order_log: Vec<OrderRecord>,
-    reports: Vec<SimReport>,
+    /// Every fill received, in order (the session's trade record).
+    fills: Vec<ExecReport>,
     reject_counts: HashMap<u16, u64>,
     counters: PaperCounters,
 }
@@ -200,7 +201,7 @@ impl PaperSim {
             scratch: Vec::with_capacity(64),
             working: HashMap::new(),
             order_log: Vec::new(),
-            reports: Vec::new(),
+            fills: Vec::new(),
             reject_counts: HashMap::new(),
             counters: PaperCounters::default(),
         })
@@ -246,9 +247,11 @@ impl PaperSim {
     pub fn order_log(&self) -> &[OrderRecord] {
         &self.order_log
     }
-    /// Every report the strategy received, in order (risk refusals included).
-    pub fn reports(&self) -> &[SimReport] {
-        &self.reports
+    /// Every fill the strategy received, in order. Other reports are counted
+    /// ([`reject_counts`](Self::reject_counts), [`counters`](Self::counters)) and go to the
+    /// strategy, but are not kept: a live session runs for days.
+    pub fn fills(&self) -> &[ExecReport] {
+        &self.fills
     }
     /// The latest bookTicker-style quote (strategy's `on_quote`).
     pub fn quote(&self) -> Top {
@@ -622,7 +625,9 @@ impl PaperSim {
                 self.working.remove(&r.client_order_id);
             }
         }
-        self.reports.push(s);
+        if r.is_fill() {
+            self.fills.push(*r);
+        }
         out.push(s);
     }
 }

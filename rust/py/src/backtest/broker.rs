@@ -7,7 +7,7 @@ use baconalgo_core::backtest::{Bar, BarConfig, BarFill, BarSim, EmaCross, OrderR
 use baconalgo_core::model::Event;
 use baconalgo_core::model::{OrderType, Side, TimeInForce};
 use baconalgo_core::risk::{ResetRefused, RiskEngine};
-use baconalgo_core::venue::{ExecKind, Liquidity, OrderView};
+use baconalgo_core::venue::{ExecKind, Liquidity, OrderView, VenueReason};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -211,11 +211,15 @@ pub(super) fn tif_name(t: TimeInForce) -> &'static str {
 }
 
 pub(super) fn reason_name(s: &SimReport) -> Option<String> {
-    match (s.risk, s.report.reason) {
-        (Some(r), _) => Some(reject_name(r)),
-        (None, Some(v)) => Some(snake(&format!("{v:?}"))),
-        (None, None) => None,
+    reason_name_of_code(s.reason_code())
+}
+
+/// The snake-case name of a reason code: the risk engine's (1-99) or the venue's (101-).
+pub(super) fn reason_name_of_code(code: u16) -> Option<String> {
+    if let Some(r) = baconalgo_core::risk::RejectReason::from_code(code) {
+        return Some(reject_name(r));
     }
+    VenueReason::from_code(code).map(|v| snake(&format!("{v:?}")))
 }
 
 /// What happened to an order: every report of the venue (or the risk engine's refusal).

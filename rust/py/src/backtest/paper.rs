@@ -8,7 +8,7 @@ use baconalgo_core::backtest::{due, BarConfig, LastTrade, PaperConfig, PaperSim,
 use baconalgo_core::model::Side;
 use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::queue::QueueShape;
-use baconalgo_core::venue::{ExecKind, ExecReport, FeeSchedule, Liquidity};
+use baconalgo_core::venue::{ExecReport, FeeSchedule, Liquidity};
 use baconalgo_core::venue::{LatencyModel, QueueModel, SimConfig, VenueInstrument};
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::broker::{
-    kill_switch_result, kind_name, open_order_tuples, order_args, orders_table, reason_name,
+    kill_switch_result, open_order_tuples, order_args, orders_table, reason_name_of_code,
     replace_args, reset_result, risk_dict, risk_events, side_name, PyBar, PyBarBroker, PyIndicator,
 };
 use crate::bus::events_array;
@@ -389,36 +389,33 @@ impl PyPaperBroker {
 
     /// Rejected orders, cancels and replaces per reason name (risk or venue reason).
     fn rejects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut counts: Vec<(u16, u64)> = self
+            .sim
+            .reject_counts()
+            .iter()
+            .map(|(&c, &n)| (c, n))
+            .collect();
+        counts.sort_unstable();
         let d = PyDict::new(py);
-        for s in self.sim.reports() {
-            if s.report.kind == ExecKind::Rejected {
-                let name = reason_name(s).unwrap_or_else(|| "unknown".into());
-                let n: u64 = match d.get_item(&name)? {
-                    Some(v) => v.extract()?,
-                    None => 0,
-                };
-                d.set_item(name, n + 1)?;
-            }
+        for (code, n) in counts {
+            d.set_item(reason_name_of_code(code).unwrap_or("unknown".into()), n)?;
         }
         Ok(d)
     }
 
-    /// Every order sent, as columns (as `BarBroker`'s orders table; `bar_submitted` and
-    /// `bar_updated` count market events).
-    fn orders<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        orders_table(py, self.sim.order_log(), &self.grid)
+    /// Orders sent, as columns (as `BarBroker`'s orders table; `bar_submitted` and
+    /// `bar_updated` count market events): every one, or the `last` n.
+    #[pyo3(signature = (last = None))]
+    fn orders<'py>(&self, py: Python<'py>, last: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
+        let log = self.sim.order_log();
+        let from = last.map_or(0, |n| log.len().saturating_sub(n));
+        orders_table(py, &log[from..], &self.grid)
     }
 
     /// Every fill received, as columns: ts_ns (venue time), ts_recv_ns, client_order_id,
     /// side, price, qty, fee, liquidity, trade_id.
     fn fills<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f: Vec<ExecReport> = self
-            .sim
-            .reports()
-            .iter()
-            .map(|s| s.report)
-            .filter(|r| r.is_fill())
-            .collect();
+        let f = self.sim.fills();
         let (t, l) = (self.grid.tick_size, self.grid.lot_size);
         let d = PyDict::new(py);
         let u = |g: fn(&ExecReport) -> u64| f.iter().map(g).collect::<Vec<_>>().into_pyarray(py);
@@ -444,21 +441,6 @@ impl PyPaperBroker {
         d.set_item("liquidity", f.iter().map(liquidity).collect::<Vec<_>>())?;
         d.set_item("trade_id", u(|r| r.trade_id))?;
         Ok(d)
-    }
-
-    /// Every update the strategy received, in order: (client_order_id, status, reason).
-    fn updates(&self) -> Vec<(u64, &'static str, Option<String>)> {
-        self.sim
-            .reports()
-            .iter()
-            .map(|s| {
-                (
-                    s.report.client_order_id,
-                    kind_name(s.report.kind),
-                    reason_name(s),
-                )
-            })
-            .collect()
     }
 
     /// One batch of bus events (`EVENT_DTYPE`) through the venue and the strategy: per
