@@ -163,7 +163,10 @@ class _BarsModule:
             trades: int | None = None,
             volume_lots: int | None = None,
             notional: int | None = None,
+            quotes: Literal["mid", "bid", "ask"] | None = None,
         ) -> None: ...
+        @property
+        def skipped_quotes(self) -> int: ...
         def on_events(
             self, events: npt.NDArray[np.void], ts_recv_ns: int = 0
         ) -> npt.NDArray[np.void]: ...
