@@ -16,6 +16,10 @@ NATR, ADX, CCI, WILLR (TA-Lib's definitions, on the timeframe's bars). A rule is
 (``min_votes``) or ``weighted`` (the confluence score, true rules' weight over all weight,
 at least ``threshold``). The signal fires when the fused condition becomes true.
 
+A strategy subscribes to signals in ``on_start`` with ``self.subscribe_signal(Signal(...))``;
+the runner then evaluates them in Rust (on trades in paper sessions and ``run_market``, on
+bars in bar backtests) and calls ``on_signal`` with a ``SignalFired`` per firing.
+
 Signals can also be defined in TOML::
 
     [signal]
@@ -91,15 +95,43 @@ class Signal:
     ) -> None:
         if side not in _SIDES:
             raise ValueError(f"side must be one of {sorted(_SIDES)}, got {side!r}")
+        if isinstance(rules, str):
+            raise TypeError("rules must be a list of rule strings, not one string")
         self.rules = list(rules)
+        self.fusion = fusion
+        self.min_votes = min_votes
+        self.threshold = threshold
+        self.side = side
+        self.signal_id = signal_id
+        self._parsed = [parse_rule(r) for r in self.rules]
         self._engine = SignalEngine(
-            [parse_rule(r) for r in self.rules],
+            self._parsed,
             fusion,
             min_votes,
             threshold,
             _SIDES[side],
             price_scale,
             signal_id,
+        )
+
+    def definition(self) -> tuple[list[RuleSpec], str, int, float, int, int, list[str]]:
+        """What a runner's broker needs to evaluate this signal itself (its
+        ``add_signal`` arguments): parsed rules, fusion, min_votes, threshold, side code,
+        signal id and the rule texts (for error messages)."""
+        return (
+            self._parsed,
+            self.fusion,
+            self.min_votes,
+            self.threshold,
+            _SIDES[self.side],
+            self.signal_id,
+            self.rules,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Signal({self.rules!r}, fusion={self.fusion!r}, side={self.side!r}, "
+            f"signal_id={self.signal_id})"
         )
 
     def on_events(self, events: npt.NDArray[np.void]) -> npt.NDArray[np.void]:

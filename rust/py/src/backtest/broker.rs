@@ -17,6 +17,7 @@ use crate::book::parse_side;
 use crate::errors::{backtest_err, risk_err};
 use crate::risk::limits::{extract_limits, extract_specs};
 use crate::risk::names::{reject_name, snake};
+use crate::signal::{build_engine, deliver, signal_err, RuleSpec};
 
 /// One OHLCV bar. In a backtest the strategy gets the same object every bar, updated in
 /// place: keep `bar.copy()`, not `bar`, beyond the call.
@@ -676,6 +677,43 @@ impl PyBarBroker {
         open_order_tuples(self.cfg(), &self.sim.open_orders())
     }
 
+    /// What each bar of the data spans, in ns (signal rule timeframes are multiples).
+    fn set_bar_timeframe(&mut self, bar_ns: u64) -> PyResult<()> {
+        self.sim
+            .set_bar_timeframe(bar_ns)
+            .map_err(|e| signal_err(e, &[]))
+    }
+
+    /// Evaluates a signal (parsed as `baconalgo.signal.Signal` does; prices at the tick
+    /// size) on every bar from the next one on; `run` calls `on_signal` with its firings.
+    /// `names`: the rule texts, for errors.
+    #[pyo3(signature = (rules, fusion, min_votes, threshold, side, signal_id, names))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_signal(
+        &mut self,
+        rules: Vec<RuleSpec>,
+        fusion: &str,
+        min_votes: usize,
+        threshold: f64,
+        side: u8,
+        signal_id: u64,
+        names: Vec<String>,
+    ) -> PyResult<()> {
+        let tick = self.cfg().tick_size;
+        let engine = build_engine(
+            &rules, fusion, min_votes, threshold, side, tick, signal_id, &names,
+        )?;
+        self.sim
+            .add_signal(engine)
+            .map_err(|e| signal_err(e, &names))
+    }
+
+    /// Signals fired since the start.
+    #[getter]
+    fn signals_fired(&self) -> u64 {
+        self.sim.signals_fired_count()
+    }
+
     /// The declared EMA(fast) / EMA(slow) cross for `run_rule` (no Python per bar).
     fn set_ema_cross(&mut self, py: Python<'_>, fast: usize, slow: usize) -> PyResult<()> {
         self.rule = Some(EmaCross::new(fast, slow).map_err(|e| crate::errors::ta_err(py, e))?);
@@ -721,10 +759,11 @@ impl PyBarBroker {
 
     /// The backtest loop over one chunk of bars: per bar the quotes meet resting orders
     /// (updates to `on_update` / `on_fill`), the indicators are fed, `on_bar(bar)` is
-    /// called, and orders sent are served until no callback sends more.
+    /// called, then `on_signal` with each signal the bar fired (evaluated in Rust), and
+    /// orders sent are served until no callback sends more.
     #[staticmethod]
     #[pyo3(signature = (broker, on_bar, on_fill, on_update, indicators, ts, open, high, low,
-        close, volume))]
+        close, volume, on_signal = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         py: Python<'_>,
@@ -739,9 +778,11 @@ impl PyBarBroker {
         low: PyReadonlyArray1<'_, f64>,
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
+        on_signal: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
         let n = c.len();
+        let mut runs = Vec::new();
         let inds: Vec<Bound<'_, PyIndicator>> = indicators
             .iter()
             .map(|i| i.cast_into::<PyIndicator>().map_err(PyErr::from))
@@ -782,6 +823,13 @@ impl PyBarBroker {
                     ind.borrow_mut().feed_bar(py, &pb)?;
                 }
                 on_bar.call1((&bar_obj,))?;
+                if let Some(f) = on_signal {
+                    runs.clear();
+                    runs.extend_from_slice(broker.borrow().sim.signals_fired());
+                    if !runs.is_empty() {
+                        deliver(py, &runs, cfg.tick_size, f)?;
+                    }
+                }
                 loop {
                     {
                         let mut me = broker.borrow_mut();
