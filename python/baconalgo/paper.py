@@ -16,8 +16,9 @@ engine and the order log are Rust; Python runs only the strategy's own callbacks
 (``on_trade``, ``on_quote``, ``on_book``, ``on_bar``, ``on_signal``, ``on_fill``,
 ``on_order_update``), and only those it overrides. Subscribed signals are evaluated in
 Rust on each trade; a firing reaches ``on_signal`` after that trade's ``on_trade`` (and
-``on_bar`` when the trade closed a bar), before the next event. The session clock is the exchange time of the market data,
-so the same events in the same order give the same fills, whatever the wall clock.
+``on_bar`` when the trade closed a bar), before the next event. The session clock is the
+exchange time of the market data, so the same events in the same order give the same
+fills, whatever the wall clock.
 
 A ``PaperBroker`` belongs to the thread that made it: the engine's paper consumer builds
 the session on its own thread and publishes :meth:`PaperSession.status` snapshots for

@@ -53,6 +53,7 @@ _UNITS_NS = {
 _SERIES = re.compile(r"^([A-Za-z_]+)(?:\((\d+)\))?@(\d+)([smhd])$")
 _RULE = re.compile(r"^\s*(\S+)\s*(<=|>=|<|>)\s*(\S+)\s*(?:\*\s*([0-9.]+))?\s*$")
 _SIDES = {"none": 0, "buy": 1, "sell": 2}
+_RULE_AT_FAULT = re.compile(r"^rule (\d+):")
 
 SeriesSpec = tuple[str, int, int]
 RuleSpec = tuple[SeriesSpec, str, SeriesSpec | None, float, float]
@@ -104,15 +105,21 @@ class Signal:
         self.side = side
         self.signal_id = signal_id
         self._parsed = [parse_rule(r) for r in self.rules]
-        self._engine = SignalEngine(
-            self._parsed,
-            fusion,
-            min_votes,
-            threshold,
-            _SIDES[side],
-            price_scale,
-            signal_id,
-        )
+        try:
+            self._engine = SignalEngine(
+                self._parsed,
+                fusion,
+                min_votes,
+                threshold,
+                _SIDES[side],
+                price_scale,
+                signal_id,
+            )
+        except ValueError as e:
+            at = _RULE_AT_FAULT.match(str(e))
+            if at is None or int(at[1]) >= len(self.rules):
+                raise
+            raise ValueError(f"{e} (rule {self.rules[int(at[1])]!r})") from None
 
     def definition(self) -> tuple[list[RuleSpec], str, int, float, int, int, list[str]]:
         """What a runner's broker needs to evaluate this signal itself (its

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol
 
 from baconalgo._core import Bar, Indicator, OrderUpdate, SignalFired
-from baconalgo.signal import Signal, RuleSpec
+from baconalgo.signal import RuleSpec, Signal
 
 
 class OpenOrder(NamedTuple):
@@ -81,6 +81,12 @@ class Broker(Protocol):
     def quote(self) -> tuple[float, float]: ...
     def open_orders(self) -> list[tuple[int, str, float, float, float, str]]: ...
     def max_buy_qty(self) -> float: ...
+
+
+class SignalBroker(Broker, Protocol):
+    """A broker that evaluates signals for its strategy (both backtest brokers and the
+    paper broker are): ``subscribe_signal`` hands it the signal's definition."""
+
     def add_signal(
         self,
         rules: list[RuleSpec],
@@ -252,7 +258,17 @@ class Strategy:
             raise TypeError(
                 f"subscribe_signal takes a baconalgo.signal.Signal, got {type(signal).__name__}"
             )
-        self._broker.add_signal(*signal.definition())
+        if not self.attached:
+            raise StrategyNotAttached(
+                "strategy.subscribe_signal: no runner has attached this strategy yet "
+                "(call it from on_start)"
+            )
+        if not hasattr(self._broker, "add_signal"):
+            raise TypeError(
+                f"this runner's broker ({type(self._broker).__name__}) does not evaluate signals"
+            )
+        broker: SignalBroker = self._broker
+        broker.add_signal(*signal.definition())
         self.signals.append(signal)
         return signal.signal_id
 
@@ -299,6 +315,7 @@ __all__ = [
     "OpenOrder",
     "OrderUpdate",
     "Quote",
+    "SignalBroker",
     "SignalFired",
     "Strategy",
     "StrategyAlreadyAttached",

@@ -162,9 +162,21 @@ impl PySignalFired {
     }
 
     fn __repr__(&self) -> String {
+        let py_bool = |b: bool| if b { "True" } else { "False" };
+        let rules: Vec<String> = self
+            .rules
+            .iter()
+            .map(|(h, l, r)| format!("({}, {l}, {r})", py_bool(*h)))
+            .collect();
         format!(
-            "SignalFired(ts_ns={}, instrument={}, signal_id={}, side={:?}, score={}, price={}, rules={:?})",
-            self.ts_ns, self.instrument, self.signal_id, self.side, self.score, self.price, self.rules
+            "SignalFired(ts_ns={}, instrument={}, signal_id={}, side='{}', score={}, price={}, rules=[{}])",
+            self.ts_ns,
+            self.instrument,
+            self.signal_id,
+            self.side,
+            self.score,
+            self.price,
+            rules.join(", ")
         )
     }
 }

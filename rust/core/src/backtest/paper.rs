@@ -877,4 +877,46 @@ mod tests {
             (1_000, 205, 205)
         );
     }
+
+    #[test]
+    fn a_trade_that_fires_a_signal_says_so_and_the_next_event_forgets_it() {
+        use crate::signal::{Fusion, Op, Operand, Rule, Series, SignalSpec, Source};
+        let mut p = PaperSim::new(cfg(), venue(0, 0), None).unwrap();
+        let spec = SignalSpec {
+            signal_id: 4,
+            rules: vec![Rule {
+                left: Series {
+                    source: Source::Close,
+                    timeframe_ns: 1_000,
+                },
+                op: Op::Gt,
+                right: Operand::Value(100.0),
+                weight: 1.0,
+            }],
+            fusion: Fusion::All,
+            side: Side::Sell,
+            price_scale: TICK,
+        };
+        p.add_signal(SignalEngine::new(spec.clone()).unwrap())
+            .unwrap();
+        assert_eq!(
+            p.add_signal(SignalEngine::new(spec).unwrap()),
+            Err(SignalError::DuplicateId(4))
+        );
+        let mut out = vec![];
+        // 202 ticks of 0.5 = 101 > 100: the window [0, 1000) closes with the next trade.
+        let d = p.on_event(&ev(EventKind::Trade, 10, Side::Buy, 202, 1, 0), &mut out);
+        assert_eq!(d & due::SIGNAL, 0);
+        let d = p.on_event(&ev(EventKind::Trade, 1_500, Side::Buy, 190, 1, 0), &mut out);
+        assert_eq!(d & (due::SIGNAL | due::TRADE), due::SIGNAL | due::TRADE);
+        let fired = p.signals_fired();
+        assert_eq!(fired.len(), 2);
+        assert_eq!((fired[1].seq, fired[1].ts_event_ns), (4, 1_000));
+        assert_eq!(fired[1].price_ticks, 190);
+        assert_eq!(f64::from_bits(fired[0].id), 101.0);
+        let d = p.on_event(&ev(EventKind::Trade, 1_600, Side::Buy, 190, 1, 0), &mut out);
+        assert_eq!(d & due::SIGNAL, 0);
+        assert!(p.signals_fired().is_empty());
+        assert_eq!(p.counters().signals, 1);
+    }
 }
