@@ -205,6 +205,8 @@ pub struct SignalEngine {
     series: Vec<Series>,
     rule_refs: Vec<(usize, Option<usize>)>,
     instruments: HashMap<u32, InstrumentState>,
+    /// Each rule's (holds, left, right) of the latest evaluation.
+    outcomes: Vec<(bool, f64, f64)>,
 }
 
 impl SignalEngine {
@@ -244,6 +246,7 @@ impl SignalEngine {
             series,
             rule_refs,
             instruments: HashMap::new(),
+            outcomes: Vec::new(),
         })
     }
 
@@ -417,28 +420,31 @@ impl SignalEngine {
         let Some(state) = self.instruments.get(&instrument) else {
             return;
         };
-        let values: Vec<f64> = state.series.iter().map(|s| s.value).collect();
-        let outcomes: Vec<(bool, f64, f64)> = self
-            .spec
-            .rules
-            .iter()
-            .zip(&self.rule_refs)
-            .map(|(rule, (l, r))| {
-                let left = values[*l];
-                let right = match (rule.right, r) {
-                    (Operand::Value(v), _) => v,
-                    (_, Some(i)) => values[*i],
-                    _ => f64::NAN,
-                };
-                let holds = match rule.op {
-                    Op::Lt => left < right,
-                    Op::Le => left <= right,
-                    Op::Gt => left > right,
-                    Op::Ge => left >= right,
-                };
-                (holds, left, right)
-            })
-            .collect();
+        // Reused across evaluations: a bar backtest evaluates on every bar.
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        outcomes.clear();
+        let value = |i: usize| state.series.get(i).map_or(f64::NAN, |s| s.value);
+        outcomes.extend(
+            self.spec
+                .rules
+                .iter()
+                .zip(&self.rule_refs)
+                .map(|(rule, (l, r))| {
+                    let left = value(*l);
+                    let right = match (rule.right, r) {
+                        (Operand::Value(v), _) => v,
+                        (_, Some(i)) => value(*i),
+                        _ => f64::NAN,
+                    };
+                    let holds = match rule.op {
+                        Op::Lt => left < right,
+                        Op::Le => left <= right,
+                        Op::Gt => left > right,
+                        Op::Ge => left >= right,
+                    };
+                    (holds, left, right)
+                }),
+        );
         let true_count = outcomes.iter().filter(|o| o.0).count();
         let total_weight: f64 = self.spec.rules.iter().map(|r| r.weight).sum();
         let score = if total_weight > 0.0 {
@@ -464,6 +470,7 @@ impl SignalEngine {
             .get_mut(&instrument)
             .map(|s| std::mem::replace(&mut s.was_firing, firing));
         if !firing || state == Some(true) {
+            self.outcomes = outcomes;
             return;
         }
         let template = Event {
@@ -497,6 +504,7 @@ impl SignalEngine {
             flags: flags::LAST_IN_BATCH,
             ..template
         });
+        self.outcomes = outcomes;
     }
 
     /// Feeds every trade event of a batch (others are ignored).
