@@ -203,6 +203,8 @@ class SignalEngine:
     def on_events(self, events: npt.NDArray[np.void]) -> npt.NDArray[np.void]: ...
 
 _RuleSpec = tuple[tuple[str, int, int], str, tuple[str, int, int] | None, float, float]
+# (rules, fusion, min_votes, threshold, side, signal_id, rule texts): Signal.definition()
+_SignalDefinition = tuple[list[_RuleSpec], str, int, float, int, int, list[str]]
 
 class SignalFired:
     """One firing of a subscribed signal, as ``Strategy.on_signal`` receives it."""
@@ -850,16 +852,7 @@ class BarBroker:
     def open_orders(self) -> list[tuple[int, str, float, float, float, str]]: ...
     def set_ema_cross(self, fast: int, slow: int) -> None: ...
     def set_bar_timeframe(self, bar_ns: int) -> None: ...
-    def add_signal(
-        self,
-        rules: Sequence[_RuleSpec],
-        fusion: str,
-        min_votes: int,
-        threshold: float,
-        side: int,
-        signal_id: int,
-        names: Sequence[str],
-    ) -> None: ...
+    def add_signal(self, definition: _SignalDefinition) -> None: ...
     @property
     def signals_fired(self) -> int: ...
     def run_rule(
@@ -1010,13 +1003,4 @@ class PaperBroker:
     ) -> None: ...
     @staticmethod
     def flush(broker: PaperBroker, on_fill: Any, on_update: Any) -> None: ...
-    def add_signal(
-        self,
-        rules: Sequence[_RuleSpec],
-        fusion: str,
-        min_votes: int,
-        threshold: float,
-        side: int,
-        signal_id: int,
-        names: Sequence[str],
-    ) -> None: ...
+    def add_signal(self, definition: _SignalDefinition) -> None: ...

@@ -57,6 +57,8 @@ _RULE_AT_FAULT = re.compile(r"^rule (\d+):")
 
 SeriesSpec = tuple[str, int, int]
 RuleSpec = tuple[SeriesSpec, str, SeriesSpec | None, float, float]
+#: What a runner's broker takes to evaluate a signal (``Signal.definition()``).
+SignalDefinition = tuple[list[RuleSpec], str, int, float, int, int, list[str]]
 
 
 def parse_series(text: str) -> SeriesSpec:
@@ -121,9 +123,9 @@ class Signal:
                 raise
             raise ValueError(f"{e} (rule {self.rules[int(at[1])]!r})") from None
 
-    def definition(self) -> tuple[list[RuleSpec], str, int, float, int, int, list[str]]:
+    def definition(self) -> SignalDefinition:
         """What a runner's broker needs to evaluate this signal itself (its
-        ``add_signal`` arguments): parsed rules, fusion, min_votes, threshold, side code,
+        ``add_signal`` argument): parsed rules, fusion, min_votes, threshold, side code,
         signal id and the rule texts (for error messages)."""
         return (
             self._parsed,
@@ -200,4 +202,4 @@ def records(runs: npt.NDArray[np.void]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["Signal", "from_toml", "parse_rule", "parse_series", "records"]
+__all__ = ["Signal", "SignalDefinition", "from_toml", "parse_rule", "parse_series", "records"]

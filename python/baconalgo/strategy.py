@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol
 
 from baconalgo._core import Bar, Indicator, OrderUpdate, SignalFired
-from baconalgo.signal import RuleSpec, Signal
+from baconalgo.signal import Signal, SignalDefinition
 
 
 class OpenOrder(NamedTuple):
@@ -87,16 +87,7 @@ class SignalBroker(Broker, Protocol):
     """A broker that evaluates signals for its strategy (both backtest brokers and the
     paper broker are): ``subscribe_signal`` hands it the signal's definition."""
 
-    def add_signal(
-        self,
-        rules: list[RuleSpec],
-        fusion: str,
-        min_votes: int,
-        threshold: float,
-        side: int,
-        signal_id: int,
-        names: list[str],
-    ) -> None: ...
+    def add_signal(self, definition: SignalDefinition) -> None: ...
 
 
 class StrategyNotAttached(RuntimeError):
@@ -268,7 +259,7 @@ class Strategy:
                 f"this runner's broker ({type(self._broker).__name__}) does not evaluate signals"
             )
         broker: SignalBroker = self._broker
-        broker.add_signal(*signal.definition())
+        broker.add_signal(signal.definition())
         self.signals.append(signal)
         return signal.signal_id
 

@@ -121,6 +121,32 @@ pub(crate) fn build_engine(
     SignalEngine::new(spec).map_err(|e| signal_err(e, names))
 }
 
+/// A signal's definition as `baconalgo.signal.Signal.definition()` gives it: parsed rules,
+/// fusion, min_votes, threshold, side code, signal id and the rule texts.
+#[derive(FromPyObject)]
+pub(crate) struct SignalDefinition(Vec<RuleSpec>, String, usize, f64, u8, u64, Vec<String>);
+
+impl SignalDefinition {
+    /// Its engine with prices at `price_scale` (errors name the rule).
+    pub(crate) fn engine(&self, price_scale: f64) -> PyResult<SignalEngine> {
+        let SignalDefinition(rules, fusion, votes, threshold, side, id, names) = self;
+        build_engine(
+            rules,
+            fusion,
+            *votes,
+            *threshold,
+            *side,
+            price_scale,
+            *id,
+            names,
+        )
+    }
+
+    pub(crate) fn names(&self) -> &[String] {
+        &self.6
+    }
+}
+
 /// A core signal error as a `ValueError`, with the text of the rule at fault when known.
 pub(crate) fn signal_err(e: SignalError, names: &[String]) -> PyErr {
     match e.rule().and_then(|i| names.get(i)) {

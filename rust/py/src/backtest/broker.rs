@@ -17,7 +17,7 @@ use crate::book::parse_side;
 use crate::errors::{backtest_err, risk_err};
 use crate::risk::limits::{extract_limits, extract_specs};
 use crate::risk::names::{reject_name, snake};
-use crate::signal::{build_engine, deliver, signal_err, RuleSpec};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// One OHLCV bar. In a backtest the strategy gets the same object every bar, updated in
 /// place: keep `bar.copy()`, not `bar`, beyond the call.
@@ -684,28 +684,13 @@ impl PyBarBroker {
             .map_err(|e| signal_err(e, &[]))
     }
 
-    /// Evaluates a signal (parsed as `baconalgo.signal.Signal` does; prices at the tick
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
     /// size) on every bar from the next one on; `run` calls `on_signal` with its firings.
-    /// `names`: the rule texts, for errors.
-    #[pyo3(signature = (rules, fusion, min_votes, threshold, side, signal_id, names))]
-    #[allow(clippy::too_many_arguments)]
-    fn add_signal(
-        &mut self,
-        rules: Vec<RuleSpec>,
-        fusion: &str,
-        min_votes: usize,
-        threshold: f64,
-        side: u8,
-        signal_id: u64,
-        names: Vec<String>,
-    ) -> PyResult<()> {
-        let tick = self.cfg().tick_size;
-        let engine = build_engine(
-            &rules, fusion, min_votes, threshold, side, tick, signal_id, &names,
-        )?;
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.cfg().tick_size)?;
         self.sim
             .add_signal(engine)
-            .map_err(|e| signal_err(e, &names))
+            .map_err(|e| signal_err(e, definition.names()))
     }
 
     /// Signals fired since the start.

@@ -23,7 +23,7 @@ use crate::bus::events_array;
 use crate::errors::{backtest_err, risk_err};
 use crate::event::{as_events, PyEvent};
 use crate::risk::limits::{extract_limits, extract_specs};
-use crate::signal::{build_engine, deliver, signal_err, RuleSpec};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// A market trade as the strategy sees it (one object, updated in place per trade: keep
 /// `trade.copy()` beyond the call).
@@ -613,34 +613,14 @@ impl PyPaperBroker {
         result
     }
 
-    /// Evaluates a signal (parsed as `baconalgo.signal.Signal` does; prices at the tick
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
     /// size) on every trade of the instrument from now on; `run` calls `on_signal` with
-    /// its firings. `names`: the rule texts, for errors.
-    #[pyo3(signature = (rules, fusion, min_votes, threshold, side, signal_id, names))]
-    #[allow(clippy::too_many_arguments)]
-    fn add_signal(
-        &mut self,
-        rules: Vec<RuleSpec>,
-        fusion: &str,
-        min_votes: usize,
-        threshold: f64,
-        side: u8,
-        signal_id: u64,
-        names: Vec<String>,
-    ) -> PyResult<()> {
-        let engine = build_engine(
-            &rules,
-            fusion,
-            min_votes,
-            threshold,
-            side,
-            self.grid.tick_size,
-            signal_id,
-            &names,
-        )?;
+    /// its firings.
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.grid.tick_size)?;
         self.sim
             .add_signal(engine)
-            .map_err(|e| signal_err(e, &names))
+            .map_err(|e| signal_err(e, definition.names()))
     }
 
     /// Serves orders sent outside `run` (from `on_start`, or between batches).
