@@ -313,3 +313,23 @@ def test_the_rsi_strategy_trades_its_signals_in_a_paper_session(
         else:
             assert bid_qty >= Decimal("0.001") and price == bid
         assert row["ts_ns"] >= f.ts_ns
+
+
+def test_the_signal_example_runs_unchanged_in_a_bar_backtest_and_in_paper(
+    spot_events: npt.NDArray[np.void],
+) -> None:
+    from baconalgo.cli import load_strategy
+
+    example = load_strategy(f"{REPO / 'examples' / 'rsi_signals.py'}:RsiReversal")
+    ours = backtest.run(RsiTrader("1h"), BARS, CONFIG)
+    result = backtest.run(example, BARS, CONFIG)
+    assert result.fills.height >= 3
+    assert result.fills.equals(ours.fills)
+
+    class Fast(example):  # type: ignore[valid-type, misc]
+        timeframe, overbought = "2s", 60.0
+
+    paper = backtest.run_market(Fast, spot_events, PaperSettings(tick_size=0.01, lot_size=1e-8))
+    # All the cash buys at the recorded ask, and the sell closes the position.
+    assert paper.fills["side"].to_list() == ["buy", "sell"]
+    assert paper.fills["qty"][0] == paper.fills["qty"][1] > 0
