@@ -549,11 +549,11 @@ impl SignalSet {
 
     /// Bar input of `bar_ns` from now on; every signal already added must fit it.
     pub fn set_bar_timeframe(&mut self, bar_ns: u64) -> Result<(), SignalError> {
-        for e in &self.engines {
-            e.check_bar_timeframe(bar_ns)?;
-        }
         if bar_ns == 0 {
             return Err(SignalError::ZeroBarTimeframe);
+        }
+        for e in &self.engines {
+            e.check_bar_timeframe(bar_ns)?;
         }
         self.bar_ns = Some(bar_ns);
         Ok(())
