@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest bench-paper clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest bench-paper bench-signals clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -79,3 +79,7 @@ bench-paper: build
 
 clean:
 	rm -rf target $(VENV) $(BENCH_DEPS)
+
+# The cost of signals in a bar backtest and in run_market (with vs without, same run).
+bench-signals: build
+	$(PY) benches/signals_python.py

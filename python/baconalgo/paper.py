@@ -13,9 +13,12 @@ market data, every order through the risk engine.
 
 Per batch one call goes to Rust (``PaperBroker.run``): the venue, the account, the risk
 engine and the order log are Rust; Python runs only the strategy's own callbacks
-(``on_trade``, ``on_quote``, ``on_book``, ``on_bar``, ``on_fill``, ``on_order_update``),
-and only those it overrides. The session clock is the exchange time of the market data,
-so the same events in the same order give the same fills, whatever the wall clock.
+(``on_trade``, ``on_quote``, ``on_book``, ``on_bar``, ``on_signal``, ``on_fill``,
+``on_order_update``), and only those it overrides. Subscribed signals are evaluated in
+Rust on each trade; a firing reaches ``on_signal`` after that trade's ``on_trade`` (and
+``on_bar`` when the trade closed a bar), before the next event. The session clock is the
+exchange time of the market data, so the same events in the same order give the same
+fills, whatever the wall clock.
 
 A ``PaperBroker`` belongs to the thread that made it: the engine's paper consumer builds
 the session on its own thread and publishes :meth:`PaperSession.status` snapshots for
@@ -185,6 +188,7 @@ class PaperSession:
             cb("on_fill"),
             cb("on_order_update"),
         )
+        self._on_signal = cb("on_signal")
         self.started = False
         self.stopped = False
         # The risk engine's state changes, oldest first (RISK_STATE events, as published).
@@ -211,6 +215,7 @@ class PaperSession:
             on_fill,
             on_update,
             self.strategy.indicators,
+            self._on_signal,
         )
         self._collect_risk_events()
 

@@ -16,6 +16,10 @@
 //! [`BarSim`] is that loop as a machine stepped bar by bar (so bars may arrive in chunks
 //! and a Python strategy can drive it), with an optional [`RiskEngine`] in front of the
 //! venue; [`run_bars`] runs a Rust [`Strategy`] through it.
+//!
+//! Signals ([`crate::signal`]) added with [`BarSim::add_signal`] are evaluated on each bar
+//! as it opens, from the data's bars ([`BarSim::set_bar_timeframe`]); the runs fired by
+//! the current bar are in [`BarSim::signals_fired`], for the strategy after `on_bar`.
 
 use std::collections::HashMap;
 
@@ -23,6 +27,8 @@ use super::orders::{all_in_lots, halt_and_list, replace_refusal, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
 use crate::model::{Event, OrderRequest, OrderType, Side, TimeInForce};
 use crate::risk::{RejectReason, ResetRefused, RiskEngine};
+use crate::signal::{SignalEngine, SignalError, SignalSet};
+use crate::ta;
 use crate::venue::{
     EngineConfig, ExecKind, ExecReport, FeeSchedule, MatchingEngine, OrderView, StpMode,
     VenueInstrument,
@@ -241,9 +247,10 @@ fn bad(field: &'static str, value: f64, rule: &'static str) -> BacktestError {
 /// [`replace`]: BarSim::replace
 /// [`process`]: BarSim::process
 /// [`close_bar`]: BarSim::close_bar
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BarSim {
     cfg: BarConfig,
+    signals: SignalSet,
     engine: MatchingEngine,
     risk: Option<RiskEngine>,
     cash: f64,
@@ -302,6 +309,7 @@ impl BarSim {
         .map_err(|_| bad("fees", cfg.taker_fee, "finite"))?;
         Ok(BarSim {
             cfg,
+            signals: SignalSet::new(),
             engine,
             risk,
             cash: cfg.init_cash,
@@ -376,6 +384,30 @@ impl BarSim {
         all_in_lots(self.cash, self.cfg.taker_fee, ask, self.cfg.lot_size)
     }
 
+    /// The timeframe of the data's bars (what each bar spans), needed before signals.
+    pub fn set_bar_timeframe(&mut self, bar_ns: u64) -> Result<(), SignalError> {
+        self.signals.set_bar_timeframe(bar_ns)
+    }
+
+    /// Evaluates `engine` on every bar from the next one on (its rule timeframes must be
+    /// whole numbers of the data's bars, the error names the rule that is not).
+    pub fn add_signal(&mut self, engine: SignalEngine) -> Result<(), SignalError> {
+        if self.signals.bar_timeframe().is_none() {
+            return Err(SignalError::UnknownBarTimeframe);
+        }
+        self.signals.add(engine)
+    }
+
+    /// The signal runs the current bar fired (see [`SignalEngine::on_trade`] for a run).
+    pub fn signals_fired(&self) -> &[Event] {
+        self.signals.fired()
+    }
+
+    /// Signals fired since the start.
+    pub fn signals_fired_count(&self) -> u64 {
+        self.signals.fired_count()
+    }
+
     /// Queues an order; returns its client id. Served by [`process`](Self::process).
     pub fn submit(
         &mut self,
@@ -446,6 +478,8 @@ impl BarSim {
         }
         self.bars += 1;
         self.bar = *bar;
+        let input = ta::Bar::new(bar.open, bar.high, bar.low, bar.close, bar.volume);
+        self.signals.on_bar(0, 0, bar.ts_ns, input)?;
         self.bid_ticks = bid_ticks(bar.close, &self.cfg);
         self.ask_ticks = ask_ticks(bar.close, &self.cfg);
         if let Some(risk) = self.risk.as_mut() {
@@ -602,6 +636,10 @@ impl BarSim {
                 strategy.on_report(&mut Context { sim: self }, &r.report);
             }
             strategy.on_bar(&mut Context { sim: self }, bar);
+            if !self.signals.fired().is_empty() {
+                let fired = self.signals.fired().to_vec();
+                strategy.on_signal(&mut Context { sim: self }, &fired);
+            }
             // Requests from callbacks are served until the strategy stops sending any.
             while self.has_requests() {
                 out.clear();
@@ -764,6 +802,9 @@ pub trait Strategy {
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar);
     /// Called for each execution report of the strategy's orders.
     fn on_report(&mut self, _ctx: &mut Context<'_>, _report: &ExecReport) {}
+    /// Called after `on_bar` with the signal runs that bar fired (one run per signal, see
+    /// [`SignalEngine::on_trade`]).
+    fn on_signal(&mut self, _ctx: &mut Context<'_>, _runs: &[Event]) {}
 }
 
 /// Runs `strategy` over `bars` (no risk engine).
@@ -1094,5 +1135,70 @@ mod tests {
         let w = *sim.risk().unwrap().working_order(id).unwrap();
         assert_eq!((w.price_ticks, w.remaining_lots), (182, 100));
         assert_eq!(sim.order_record(id).unwrap().status, ExecKind::Replaced);
+    }
+
+    #[test]
+    fn signals_reach_the_strategy_after_on_bar_and_their_orders_fill_at_that_close() {
+        use crate::signal::{Fusion, Op, Operand, Rule, Series, SignalSpec, Source};
+        struct OnSignal {
+            calls: Vec<(&'static str, usize)>,
+        }
+        impl Strategy for OnSignal {
+            fn on_bar(&mut self, ctx: &mut Context<'_>, _bar: &Bar) {
+                self.calls.push(("bar", ctx.bar_index()));
+            }
+            fn on_signal(&mut self, ctx: &mut Context<'_>, runs: &[Event]) {
+                self.calls.push(("signal", ctx.bar_index()));
+                assert_eq!(runs.last().map(|e| e.seq), Some(9));
+                ctx.submit(Side::Buy, OrderType::Market, 0, 10, TimeInForce::Ioc);
+            }
+        }
+        let mut sim = BarSim::new(cfg(), None).unwrap();
+        let engine = SignalEngine::new(SignalSpec {
+            signal_id: 9,
+            rules: vec![Rule {
+                left: Series {
+                    source: Source::Close,
+                    timeframe_ns: 60_000_000_000,
+                },
+                op: Op::Gt,
+                right: Operand::Value(100.0),
+                weight: 1.0,
+            }],
+            fusion: Fusion::All,
+            side: Side::Buy,
+            price_scale: 0.5,
+        })
+        .unwrap();
+        assert_eq!(
+            sim.add_signal(SignalEngine::new(engine.spec().clone()).unwrap()),
+            Err(SignalError::UnknownBarTimeframe)
+        );
+        sim.set_bar_timeframe(60_000_000_000).unwrap();
+        sim.add_signal(engine).unwrap();
+        let bars: Vec<Bar> = [99.0, 101.0, 102.0, 98.0, 103.0]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| bar(i as u64, *c))
+            .collect();
+        let mut s = OnSignal { calls: vec![] };
+        sim.run_chunk(&bars, &mut s).unwrap();
+        // Rising edges at bars 1 and 4, each right after that bar's on_bar.
+        assert_eq!(
+            s.calls,
+            vec![
+                ("bar", 0),
+                ("bar", 1),
+                ("signal", 1),
+                ("bar", 2),
+                ("bar", 3),
+                ("bar", 4),
+                ("signal", 4)
+            ]
+        );
+        assert_eq!(sim.signals_fired_count(), 2);
+        let res = sim.into_result().unwrap();
+        let fills: Vec<(usize, f64)> = res.orders.iter().map(|o| (o.idx, o.price)).collect();
+        assert_eq!(fills, vec![(1, 101.0), (4, 103.0)]);
     }
 }

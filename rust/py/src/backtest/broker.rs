@@ -19,6 +19,7 @@ use crate::errors::{backtest_err, reset_refused_err, risk_err, RiskError};
 use crate::event::PyEvent;
 use crate::risk::limits::{extract_limits, extract_specs};
 use crate::risk::names::{reject_name, snake, state_reason_name};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// One OHLCV bar. In a backtest the strategy gets the same object every bar, updated in
 /// place: keep `bar.copy()`, not `bar`, beyond the call.
@@ -740,6 +741,28 @@ impl PyBarBroker {
         risk_events(py, self.sim.take_risk_events())
     }
 
+    /// What each bar of the data spans, in ns (signal rule timeframes are multiples).
+    fn set_bar_timeframe(&mut self, bar_ns: u64) -> PyResult<()> {
+        self.sim
+            .set_bar_timeframe(bar_ns)
+            .map_err(|e| signal_err(e, &[]))
+    }
+
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
+    /// size) on every bar from the next one on; `run` calls `on_signal` with its firings.
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.cfg().tick_size)?;
+        self.sim
+            .add_signal(engine)
+            .map_err(|e| signal_err(e, definition.names()))
+    }
+
+    /// Signals fired since the start.
+    #[getter]
+    fn signals_fired(&self) -> u64 {
+        self.sim.signals_fired_count()
+    }
+
     /// The declared EMA(fast) / EMA(slow) cross for `run_rule` (no Python per bar).
     fn set_ema_cross(&mut self, py: Python<'_>, fast: usize, slow: usize) -> PyResult<()> {
         self.rule = Some(EmaCross::new(fast, slow).map_err(|e| crate::errors::ta_err(py, e))?);
@@ -785,10 +808,11 @@ impl PyBarBroker {
 
     /// The backtest loop over one chunk of bars: per bar the quotes meet resting orders
     /// (updates to `on_update` / `on_fill`), the indicators are fed, `on_bar(bar)` is
-    /// called, and orders sent are served until no callback sends more.
+    /// called, then `on_signal` with each signal the bar fired (evaluated in Rust), and
+    /// orders sent are served until no callback sends more.
     #[staticmethod]
     #[pyo3(signature = (broker, on_bar, on_fill, on_update, indicators, ts, open, high, low,
-        close, volume))]
+        close, volume, on_signal = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         py: Python<'_>,
@@ -803,9 +827,11 @@ impl PyBarBroker {
         low: PyReadonlyArray1<'_, f64>,
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
+        on_signal: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
         let n = c.len();
+        let mut runs = Vec::new();
         let inds: Vec<Bound<'_, PyIndicator>> = indicators
             .iter()
             .map(|i| i.cast_into::<PyIndicator>().map_err(PyErr::from))
@@ -846,6 +872,13 @@ impl PyBarBroker {
                     ind.borrow_mut().feed_bar(py, &pb)?;
                 }
                 on_bar.call1((&bar_obj,))?;
+                if let Some(f) = on_signal {
+                    runs.clear();
+                    runs.extend_from_slice(broker.borrow().sim.signals_fired());
+                    if !runs.is_empty() {
+                        deliver(py, &runs, cfg.tick_size, f)?;
+                    }
+                }
                 loop {
                     {
                         let mut me = broker.borrow_mut();

@@ -23,6 +23,7 @@ use crate::bus::events_array;
 use crate::errors::{backtest_err, risk_err};
 use crate::event::{as_events, PyEvent};
 use crate::risk::limits::{extract_limits, extract_specs};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// A market trade as the strategy sees it (one object, updated in place per trade: keep
 /// `trade.copy()` beyond the call).
@@ -375,6 +376,7 @@ impl PyPaperBroker {
             ("quotes", c.quotes),
             ("book_updates", c.book_updates),
             ("bars", c.bars),
+            ("signals", c.signals),
             ("orders", c.orders),
             ("fills", c.fills),
             ("rejects", c.rejects),
@@ -446,11 +448,12 @@ impl PyPaperBroker {
     /// One batch of bus events (`EVENT_DTYPE`) through the venue and the strategy: per
     /// event of the instrument, the venue and account update, due reports go to
     /// `on_update` / `on_fill`, then the market callback (`on_trade`, `on_quote`,
-    /// `on_book`, `on_bar` after feeding `indicators`), then the orders it sent are
-    /// served until no callback sends more. None skips a callback.
+    /// `on_book`, `on_bar` after feeding `indicators`), then `on_signal` with each
+    /// signal the event fired (evaluated in Rust on the trade), then the orders they sent
+    /// are served until no callback sends more. None skips a callback.
     #[staticmethod]
     #[pyo3(signature = (broker, events, on_trade, on_quote, on_book, on_bar, on_fill,
-        on_update, indicators))]
+        on_update, indicators, on_signal = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         py: Python<'_>,
@@ -463,8 +466,10 @@ impl PyPaperBroker {
         on_fill: Option<&Bound<'_, PyAny>>,
         on_update: Option<&Bound<'_, PyAny>>,
         indicators: &Bound<'_, PyList>,
+        on_signal: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let array = events_array(events, "events")?;
+        let mut runs = Vec::new();
         let readonly: PyReadonlyArray1<'_, PyEvent> = array.readonly();
         let events = as_events(readonly.as_slice().map_err(|_| {
             PyValueError::new_err("events must be C-contiguous (use numpy.ascontiguousarray)")
@@ -492,6 +497,7 @@ impl PyPaperBroker {
                 (on_quote.is_some(), due::QUOTE),
                 (on_book.is_some(), due::BOOK),
                 (on_bar.is_some() || !inds.is_empty(), due::BAR),
+                (on_signal.is_some(), due::SIGNAL),
             ] {
                 if cb {
                     wanted |= bit;
@@ -564,6 +570,13 @@ impl PyPaperBroker {
                         }
                     }
                 }
+                if due & due::SIGNAL != 0 {
+                    if let Some(f) = on_signal {
+                        runs.clear();
+                        runs.extend_from_slice(broker.borrow().sim.signals_fired());
+                        deliver(py, &runs, grid.tick_size, f)?;
+                    }
+                }
                 loop {
                     {
                         let mut me = broker.borrow_mut();
@@ -580,6 +593,16 @@ impl PyPaperBroker {
         })();
         broker.borrow_mut().scratch = out;
         result
+    }
+
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
+    /// size) on every trade of the instrument from now on; `run` calls `on_signal` with
+    /// its firings.
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.grid.tick_size)?;
+        self.sim
+            .add_signal(engine)
+            .map_err(|e| signal_err(e, definition.names()))
     }
 
     /// Serves orders sent outside `run` (from `on_start`, or between batches).
