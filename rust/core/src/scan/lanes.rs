@@ -125,11 +125,69 @@ impl Step {
     }
 }
 
-/// Where the group's inputs are: `cols[l]` is lane `l`'s (close, high, low), each `n`
-/// long (high and low may be empty when no step needs them).
+/// The group's `n` rows of `LANES` instruments (high and low may be empty when no step
+/// needs them).
 pub(crate) struct Group<'a> {
-    pub cols: [[&'a [f64]; 3]; LANES],
+    pub source: Source<'a>,
     pub n: usize,
+}
+
+/// Where the group's inputs are. (One per group, on the stack: the size of a variant
+/// does not matter.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Source<'a> {
+    /// `cols[l]` is lane `l`'s (close, high, low), each stored contiguously.
+    Columns([[&'a [f64]; 3]; LANES]),
+    /// Row-major matrices `width` instruments wide; the group is instruments
+    /// `first..first + LANES`, so a row of the group is already `LANES` adjacent values.
+    Rows {
+        data: [&'a [f64]; 3],
+        width: usize,
+        first: usize,
+    },
+}
+
+impl Source<'_> {
+    /// Lane `l`'s (close, high, low) at row 0 (NaN where absent).
+    pub(crate) fn first_row(&self, l: usize) -> [f64; 3] {
+        let at = |s: &[f64], i: usize| s.get(i).copied().unwrap_or(f64::NAN);
+        match self {
+            Source::Columns(cols) => cols[l].map(|s| at(s, 0)),
+            Source::Rows { data, first, .. } => data.map(|s| at(s, first + l)),
+        }
+    }
+
+    /// Lane `l`'s number of rows.
+    pub(crate) fn len(&self, l: usize) -> usize {
+        match self {
+            Source::Columns(cols) => cols[l][0].len(),
+            Source::Rows { data, width, .. } => data[0].len() / width,
+        }
+    }
+
+    /// Rows `from..to` of input `k` (0 close, 1 high, 2 low) into `rows`.
+    #[inline(always)]
+    fn load(
+        &self,
+        k: usize,
+        from: usize,
+        to: usize,
+        rows: &mut [Lanes],
+        block: unsafe fn(&[&[f64]; LANES], usize, &mut [Lanes]),
+    ) {
+        match self {
+            Source::Columns(cols) => {
+                let cols = std::array::from_fn(|l| cols[l][k]);
+                transpose(&cols, from, to, rows, block);
+            }
+            Source::Rows { data, width, first } => {
+                for (i, row) in (from..to).zip(&mut rows[from..to]) {
+                    let at = i * width + first;
+                    row.copy_from_slice(&data[k][at..at + LANES]);
+                }
+            }
+        }
+    }
 }
 
 /// Rows `from..to` of SMA (`to <= n`; the last row is added by [`Step::last`]).
@@ -366,8 +424,7 @@ macro_rules! group_pass {
             while from < n {
                 let to = (from + super::TILE).min(n);
                 for (k, r) in rows[..inputs].iter_mut().enumerate() {
-                    let cols = std::array::from_fn(|l| g.cols[l][k]);
-                    super::transpose(&cols, from, to, r, $block);
+                    g.source.load(k, from, to, r, $block);
                 }
                 let [c, h, lo] = rows;
                 let (c, h, lo) = (&c[..n], &h[..], &lo[..]);

@@ -3,8 +3,10 @@
 //!
 //! The universe is column-major like [`crate::ta::matrix`]: `n_rows` bars per instrument,
 //! instrument `j` at `close[j * n_rows..(j + 1) * n_rows]` (numpy Fortran order for an
-//! `(n_rows, n_instruments)` array), or ragged: instrument `j` at
-//! `close[offsets[j]..offsets[j + 1]]` (a long table sorted by instrument, then time).
+//! `(n_rows, n_instruments)` array), or row-major: bar `i` of instrument `j` at
+//! `close[i * n_instruments + j]` (numpy's default C order, read as it is rather than
+//! copied into columns), or ragged: instrument `j` at `close[offsets[j]..offsets[j + 1]]`
+//! (a long table sorted by instrument, then time).
 //!
 //! Every value is the last value of the TA-Lib-exact 1-D kernel on the column, bit for bit.
 //! Only the last value is computed: groups of [`lanes::LANES`] equal-length columns run the
@@ -117,6 +119,9 @@ pub struct ScanRequest {
 pub struct Universe<'a> {
     /// Bars per instrument of a matrix universe; ignored when `offsets` is given.
     pub n_rows: usize,
+    /// A matrix universe stored row by row (bar `i` of instrument `j` at
+    /// `i * n_instruments + j`); ignored when `offsets` is given.
+    pub row_major: bool,
     /// A ragged universe: instrument `j` is `offsets[j]..offsets[j + 1]` of every column
     /// (`offsets[0] == 0`, non-decreasing, last == the columns' length).
     pub offsets: Option<&'a [usize]>,
@@ -351,8 +356,25 @@ impl<'a> Universe<'a> {
         }
     }
 
-    /// Instrument `j`'s (close, high, low); absent columns are empty.
-    fn column(&self, j: usize) -> [&'a [f64]; 3] {
+    /// A row-major matrix's (data, instruments); `None` for columns stored contiguously.
+    fn rows(&self) -> Option<usize> {
+        (self.row_major && self.offsets.is_none()).then(|| self.close.len() / self.n_rows)
+    }
+
+    /// Instrument `j`'s (close, high, low); absent columns are empty. A row-major matrix's
+    /// column is gathered into `buf`.
+    fn column<'s>(&'s self, j: usize, buf: &'s mut [Vec<f64>; 3]) -> [&'s [f64]; 3] {
+        if let Some(width) = self.rows() {
+            let sides = [Some(self.close), self.high, self.low];
+            for (b, side) in buf.iter_mut().zip(sides) {
+                b.clear();
+                if let Some(side) = side {
+                    b.extend(side.iter().skip(j).step_by(width));
+                }
+            }
+            let [c, h, l] = buf;
+            return [&c[..], &h[..], &l[..]];
+        }
         let r = self.range(j);
         let col = |s: Option<&'a [f64]>| s.map_or(&[][..], |s| &s[r.clone()]);
         [&self.close[r.clone()], col(self.high), col(self.low)]
@@ -403,21 +425,35 @@ impl StepKind {
 /// `rows` (`LANES * k` values): indicators [`lanes`] handles for the whole group in one
 /// pass over its rows, the rest per column. `false` when the group does not fit [`lanes`]
 /// at all.
-fn scan_group(
+fn scan_group<'a>(
     pass: Pass,
-    u: &Universe<'_>,
+    u: &Universe<'a>,
     req: &ScanRequest,
     first: usize,
     rows: &mut [f64],
     s: &mut Scratch,
 ) -> Result<bool, TaError> {
     let k = req.indicators.len();
-    let cols: [[&[f64]; 3]; LANES] = std::array::from_fn(|l| u.column(first + l));
-    let n = cols[0][0].len();
     let needs_hl = req.indicators.iter().any(|i| i.needs_high_low());
-    let fits = cols.iter().all(|[c, h, l]| {
-        c.len() == n && n > 0 && !c[0].is_nan() && (!needs_hl || (!h[0].is_nan() && !l[0].is_nan()))
-    });
+    let (source, n) = match u.rows() {
+        Some(width) => {
+            let data = [u.close, u.high.unwrap_or(&[]), u.low.unwrap_or(&[])];
+            (lanes::Source::Rows { data, width, first }, u.n_rows)
+        }
+        None => {
+            let cols: [[&[f64]; 3]; LANES] = std::array::from_fn(|l| {
+                let r = u.range(first + l);
+                let col = |s: Option<&'a [f64]>| s.map_or(&[][..], |s| &s[r.clone()]);
+                [&u.close[r.clone()], col(u.high), col(u.low)]
+            });
+            (lanes::Source::Columns(cols), cols[0][0].len())
+        }
+    };
+    let fits = n > 0
+        && (0..LANES).all(|l| {
+            let [c, h, lo] = source.first_row(l);
+            source.len(l) == n && !c.is_nan() && (!needs_hl || (!h.is_nan() && !lo.is_nan()))
+        });
     if !fits {
         return Ok(false);
     }
@@ -435,7 +471,7 @@ fn scan_group(
         }
     }
     let mut steps: Vec<Step> = keys.iter().map(|(kind, p)| kind.make(*p)).collect();
-    let group = lanes::Group { cols, n };
+    let group = lanes::Group { source, n };
     // Taken out of the scratch for the call (the per-column fallback borrows the rest).
     let mut block = std::mem::take(&mut s.rows);
     // SAFETY: `detect` returns a wide pass only when the CPU has its features; the group
@@ -444,10 +480,12 @@ fn scan_group(
     let close = &block[0][..n];
     let step =
         |kind: StepKind, p: usize| &steps[keys.iter().position(|q| *q == (kind, p)).unwrap_or(0)];
+    let mut gather = Default::default();
     for (at, ind) in req.indicators.iter().enumerate() {
         if !ind.in_lanes(n) {
-            for (l, col) in cols.iter().enumerate() {
-                rows[l * k + at] = column_latest(*ind, *col, s, true)?;
+            for l in 0..LANES {
+                let col = u.column(first + l, &mut gather);
+                rows[l * k + at] = column_latest(*ind, col, s, true)?;
             }
             continue;
         }
@@ -514,8 +552,9 @@ fn scan_with<'a>(pass: Pass, u: &Universe<'a>, req: &ScanRequest) -> Result<Scan
                     if rows.len() == k * LANES && scan_group(pass, u, req, first, rows, scratch)? {
                         return Ok(());
                     }
+                    let mut gather = Default::default();
                     for (l, row) in rows.chunks_mut(k).enumerate() {
-                        let col = u.column(first + l);
+                        let col = u.column(first + l, &mut gather);
                         scratch.bands = None;
                         for (out, ind) in row.iter_mut().zip(&req.indicators) {
                             *out = column_latest(*ind, col, scratch, false)?;
@@ -579,6 +618,7 @@ mod tests {
         let (n_rows, close) = universe(&[falling.clone(), rising.clone(), jump]);
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows,
             close: &close,
             high: None,
@@ -614,6 +654,7 @@ mod tests {
         let close = vec![1.0; 10];
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows: 3,
             close: &close,
             high: None,
@@ -629,6 +670,7 @@ mod tests {
         assert!(matches!(scan(&u, &req), Err(ScanError::Rows { .. })));
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows: 5,
             close: &close,
             high: None,
@@ -778,15 +820,32 @@ mod tests {
         let u = Universe {
             n_rows,
             offsets: None,
+            row_major: false,
             close: &c,
             high: Some(&h),
             low: Some(&l),
         };
         let inds = every_indicator();
+        // The same matrices stored row by row (numpy's C order).
+        let by_rows = |x: &[f64]| -> Vec<f64> {
+            (0..n_rows * n_cols)
+                .map(|a| x[(a % n_cols) * n_rows + a / n_cols])
+                .collect()
+        };
+        let (rc, rh, rl) = (by_rows(&c), by_rows(&h), by_rows(&l));
+        let rows = Universe {
+            row_major: true,
+            close: &rc,
+            high: Some(&rh),
+            low: Some(&rl),
+            ..u
+        };
         for pass in lanes::available() {
-            let r = scan_with(pass, &u, &all_of(inds.clone(), n_cols)).unwrap();
-            assert_eq!(r.instruments, (0..n_cols as u32).collect::<Vec<_>>());
-            check_against_1d(&r, &inds, n_rows, [&c, &h, &l]);
+            for u in [&u, &rows] {
+                let r = scan_with(pass, u, &all_of(inds.clone(), n_cols)).unwrap();
+                assert_eq!(r.instruments, (0..n_cols as u32).collect::<Vec<_>>());
+                check_against_1d(&r, &inds, n_rows, [&c, &h, &l]);
+            }
         }
     }
 
@@ -814,6 +873,7 @@ mod tests {
         let matrix = Universe {
             n_rows,
             offsets: None,
+            row_major: false,
             close: &c,
             high: Some(&h),
             low: Some(&l),
@@ -844,6 +904,8 @@ mod tests {
         }
         let uneven = Universe {
             n_rows: 0,
+            // Ignored with offsets: a ragged universe is always stored instrument by instrument.
+            row_major: true,
             offsets: Some(&offs),
             close: &cr,
             high: Some(&hr),
