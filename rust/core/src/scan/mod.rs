@@ -531,6 +531,36 @@ fn scan_group<'a>(
     Ok(true)
 }
 
+/// Where each instrument's run starts in a long table (`instrument`, `ts` per row), plus
+/// the table's length: the offsets of a ragged [`Universe`]. `None` when the table is not
+/// sorted by instrument, then time (equal times are kept as they are), so the caller sorts
+/// it first. One pass, so a sorted table costs a read of its two key columns.
+pub fn runs<K: Copy + PartialOrd, T: Copy + PartialOrd>(
+    instrument: &[K],
+    ts: &[T],
+) -> Option<Vec<usize>> {
+    if instrument.len() != ts.len() {
+        return None;
+    }
+    let mut offsets = vec![0];
+    for i in 1..instrument.len() {
+        let (k0, k1) = (instrument[i - 1], instrument[i]);
+        if k1 == k0 {
+            if ts[i] < ts[i - 1] || ts[i].partial_cmp(&ts[i - 1]).is_none() {
+                return None;
+            }
+        } else if k1 > k0 {
+            offsets.push(i);
+        } else {
+            return None;
+        }
+    }
+    if !instrument.is_empty() {
+        offsets.push(instrument.len());
+    }
+    Some(offsets)
+}
+
 /// Computes every requested indicator for every instrument (in parallel), keeps those
 /// passing every filter, sorts them by `rank_by` (NaN last) and returns the first `top`.
 pub fn scan<'a>(u: &Universe<'a>, req: &ScanRequest) -> Result<ScanResult, ScanError> {
@@ -706,6 +736,20 @@ mod tests {
             ..req
         };
         assert!(matches!(scan(&u, &bad_period), Err(ScanError::Ta(_))));
+    }
+
+    #[test]
+    fn runs_cut_a_sorted_table_and_refuse_any_other() {
+        let inst = [3, 3, 3, 5, 7, 7];
+        let ts = [1, 2, 2, 0, 4, 9];
+        assert_eq!(runs(&inst, &ts), Some(vec![0, 3, 4, 6]));
+        // Time going back inside a run, instruments out of order, lengths apart.
+        assert_eq!(runs(&inst, &[1, 2, 1, 0, 4, 9]), None);
+        assert_eq!(runs(&[3, 5, 3], &[0, 0, 0]), None);
+        assert_eq!(runs(&inst, &ts[..5]), None);
+        assert_eq!(runs::<i64, i64>(&[], &[]), Some(vec![0]));
+        // A NaN time breaks the order.
+        assert_eq!(runs(&[1, 1], &[0.0, f64::NAN]), None);
     }
 
     /// Random walks with high/low around them; a xorshift, so the test needs no crate.
