@@ -7,10 +7,11 @@
 //! independent chains keep the core busy instead, and the per-lane loops vectorise across
 //! instruments.
 //!
-//! The group is read once, a tile of [`TILE`] rows at a time: the tile is transposed into
-//! rows of lanes (8 x 8 blocks in registers; one vector load per row for the kernels) and
-//! every recurrence advances over it while it is in L1, so the memory stream and the
-//! arithmetic overlap instead of alternating. (Software prefetching of the next group cost
+//! The group is read once, a tile of [`TILE`] rows at a time: the tile is brought into rows
+//! of lanes (from columns, 8 x 8 blocks transposed in registers; from a row-major matrix,
+//! copied, a group's row being eight adjacent values) and every recurrence advances over it
+//! while it is in L1, so the memory stream and the arithmetic overlap instead of
+//! alternating. (Software prefetching of the next group cost
 //! more CPU time than it saved: each prefetch holds a line-fill buffer the demand loads need.)
 //!
 //! Preconditions (checked by the caller, which falls back to the 1-D kernels otherwise):
@@ -25,7 +26,7 @@ use crate::ta::stream::{natr_value, rsi_value, true_range};
 /// column streams at once instead of 24, more than the L2 streamer follows.
 pub(crate) const LANES: usize = 8;
 
-/// Row `i` holds bar `i` of each of the `LANES` instruments, so one row is one vector load.
+/// Row `i` holds bar `i` of each of the `LANES` instruments, so a row is one contiguous load.
 pub(crate) type Lanes = [f64; LANES];
 
 /// Rows per tile: 32 rows of three inputs are 6 KB, well inside L1 next to the states.
