@@ -7,6 +7,7 @@ against TA-Lib looped from Python, in one run.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -34,11 +35,25 @@ def main() -> None:
     def ours() -> None:
         scan(close, high, low, indicators=indicators, rank_by="rsi", top=N_INSTRUMENTS)
 
+    c_close, c_high, c_low = (np.ascontiguousarray(x) for x in (close, high, low))
+
+    def ours_c() -> None:
+        scan(c_close, c_high, c_low, indicators=indicators, rank_by="rsi", top=N_INSTRUMENTS)
+
     def read_once() -> None:
         # The floor for any scan: reading the three input matrices from memory once.
         close.sum()
         high.sum()
         low.sum()
+
+    halves = [
+        x[:, half] for x in (close, high, low) for half in (slice(0, 5000), slice(5000, None))
+    ]
+    pool = ThreadPoolExecutor(2)
+
+    def read_once_two_threads() -> None:
+        # The same read split over both cores (numpy releases the GIL while it sums).
+        list(pool.map(lambda h: [h[:, :2500].sum(), h[:, 2500:].sum()], halves))
 
     frame = pl.DataFrame(
         {
@@ -72,16 +87,19 @@ def main() -> None:
 
     t_ours, t_talib = best(ours), best(talib_loop)
     t_frame, t_read = best(ours_frame), best(read_once)
+    t_c, t_read2 = best(ours_c), best(read_once_two_threads)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"{date.today()}, {N_INSTRUMENTS} x {N_BARS}, best of {REPEATS}, load {' '.join(load)}\n")
     print("| scan | ms | vs TA-Lib loop |")
     print("|---|---|---|")
     rows = [
-        ("baconalgo.scan, (bars, instruments) matrices", t_ours),
-        ("baconalgo.scan, long polars DataFrame (sorted and cut in the call)", t_frame),
+        ("baconalgo.scan, (bars, instruments) matrices, Fortran order", t_ours),
+        ("baconalgo.scan, the same matrices in C order (read as they are)", t_c),
+        ("baconalgo.scan, long polars DataFrame (order checked and cut in the call)", t_frame),
         ("TA-Lib looped from Python (same four)", t_talib),
-        ("numpy: read close, high and low once (memory floor)", t_read),
+        ("numpy: read close, high and low once (memory floor), one thread", t_read),
+        ("numpy: the same read on two threads", t_read2),
     ]
     for name, t in rows:
         print(f"| {name} | {t * 1e3:.1f} | {t_talib / t:.1f}x |")

@@ -4,6 +4,7 @@ numpy: same instruments, same order, same values."""
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,6 +97,24 @@ def test_c_ordered_input_and_names_work_the_same() -> None:
     )
 
 
+def test_c_f_mixed_and_strided_matrices_give_the_same_values_as_talib() -> None:
+    # C order is read row by row, F order column by column; a mixed or strided input is
+    # copied into close's order first. All must give TA-Lib's values, bit for bit alike.
+    close, high, low = universe(260, 37, 11)
+    ref = talib_last(close, high, low)
+    c_order = (np.ascontiguousarray(close), np.ascontiguousarray(high), np.ascontiguousarray(low))
+    f_order = tuple(np.asfortranarray(x) for x in c_order)
+    mixed = (c_order[0], f_order[1], c_order[2])
+    wide = np.repeat(close, 2, axis=1)
+    strided = (wide[:, ::2], high, low)
+    results = [scan(*m, indicators=INDICATORS, top=37) for m in (c_order, f_order, mixed, strided)]
+    for r in results:
+        assert r.instrument.tolist() == list(range(37))
+        for name, values in r.values.items():
+            np.testing.assert_array_equal(values, results[0].values[name], err_msg=name)
+            np.testing.assert_allclose(values, ref[name], rtol=1e-9, atol=0, err_msg=name)
+
+
 def test_bad_scan_requests_are_clear() -> None:
     close, high, low = universe(50, 4, 1)
     with pytest.raises(ValueError, match=r"needs? high and low"):
@@ -116,24 +135,35 @@ def test_bad_scan_requests_are_clear() -> None:
         scan(close, indicators={"rsi": ("RSI", 1)})
 
 
+def long_frame(keys: Any, close: np.ndarray, high: np.ndarray, low: np.ndarray) -> Any:
+    """The matrices as a long polars frame, instrument by instrument, one bar a minute."""
+    import polars as pl
+
+    n_bars, n_inst = close.shape
+    return pl.DataFrame(
+        {
+            "instrument": np.repeat(keys, n_bars),
+            "ts": np.tile(np.arange(n_bars, dtype=np.int64) * 60_000, n_inst),
+            "high": high.T.ravel(),
+            "low": low.T.ravel(),
+            "close": close.T.ravel(),
+        }
+    )
+
+
 def test_long_polars_frame_equals_the_matrix_and_talib() -> None:
     import polars as pl
 
     close, high, low = universe(300, 40, 5)
-    n_bars, n_inst = close.shape
+    n_inst = close.shape[1]
     names = [f"SYM{j:02d}" for j in range(n_inst)]
-    # Long form, rows shuffled: the scanner must sort by instrument, then time.
-    frame = pl.DataFrame(
-        {
-            "instrument": np.repeat(names, n_bars),
-            "ts": np.tile(np.arange(n_bars, dtype=np.int64) * 60_000, n_inst),
-            "open": close.T.ravel(),
-            "high": high.T.ravel(),
-            "low": low.T.ravel(),
-            "close": close.T.ravel(),
-            "volume": np.ones(n_bars * n_inst),
-        }
-    ).sample(fraction=1.0, shuffle=True, seed=3)
+    # Long form, rows shuffled: the scanner must sort by instrument, then time; other
+    # columns are ignored.
+    frame = (
+        long_frame(names, close, high, low)
+        .with_columns(open=pl.col("close"), volume=pl.lit(1.0))
+        .sample(fraction=1.0, shuffle=True, seed=3)
+    )
     args = dict(indicators=INDICATORS, where=["rsi < 60"], rank_by="rsi", top=15)
     from_frame = scan(frame, **args)  # type: ignore[arg-type]
     from_matrix = scan(close, high, low, names=names, **args)  # type: ignore[arg-type]
@@ -158,3 +188,25 @@ def test_long_polars_frame_equals_the_matrix_and_talib() -> None:
     )
     with pytest.raises(ValueError, match="null value"):
         scan(with_null, indicators={"rsi": ("RSI", 14)})
+
+
+def test_sorted_integer_keyed_frame_takes_the_rust_runs_and_equals_the_matrix() -> None:
+    import polars as pl
+
+    close, high, low = universe(200, 21, 9)
+    n_inst = close.shape[1]
+    ids = np.arange(n_inst, dtype=np.int32) * 7 + 100  # sorted, not 0..n
+    frame = long_frame(ids, close, high, low).with_columns(pl.col("ts").cast(pl.Datetime("ms")))
+    args = dict(indicators=INDICATORS, rank_by="rsi", top=n_inst)
+    want = scan(close, high, low, names=ids.tolist(), **args)  # type: ignore[arg-type]
+    # Sorted (the Rust runs), as Int64 keys too, and shuffled (polars sorts it first).
+    frames = [
+        frame,
+        frame.with_columns(pl.col("instrument").cast(pl.Int64)),
+        frame.sample(fraction=1.0, shuffle=True, seed=1),
+    ]
+    for f in frames:
+        got = scan(f, **args)
+        assert got.to_dict()["name"] == want.to_dict()["name"]
+        for name in INDICATORS:
+            np.testing.assert_array_equal(got.values[name], want.values[name], err_msg=name)

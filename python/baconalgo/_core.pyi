@@ -186,7 +186,11 @@ def scan(
     descending: bool,
     top: int,
     offsets: npt.NDArray[np.uint64] | None = None,
+    row_major: bool = False,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], int]: ...
+def scan_runs(
+    instrument: npt.NDArray[np.int32] | npt.NDArray[np.int64], ts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint64] | None: ...
 
 SIGNAL_SUMMARY_AUX: Final[int]
 

@@ -2,10 +2,10 @@
 //! `baconalgo.scan`; this takes the decoded request).
 
 use baconalgo_core::scan::{
-    scan as core_scan, Filter, Indicator, Op, Operand, ScanRequest, Universe,
+    runs, scan as core_scan, Filter, Indicator, Op, Operand, ScanRequest, Universe,
 };
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 fn indicator(kind: &str, period: usize, param: f64) -> PyResult<Indicator> {
@@ -49,11 +49,11 @@ fn op(text: &str) -> PyResult<Op> {
     })
 }
 
-/// Scans a column-major universe (ragged when `offsets` is given: instrument `j` is
-/// `offsets[j]..offsets[j + 1]` of every column); returns (instrument indices, values of shape
+/// Scans a column-major universe (row-major when `row_major`; ragged when `offsets` is given:
+/// instrument `j` is `offsets[j]..offsets[j + 1]` of every column); returns (instrument indices, values of shape
 /// (selected, indicators), how many passed the filters before `top`).
 #[pyfunction]
-#[pyo3(signature = (close, n_rows, high, low, indicators, filters, rank_by, descending, top, offsets=None))]
+#[pyo3(signature = (close, n_rows, high, low, indicators, filters, rank_by, descending, top, offsets=None, row_major=false))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn scan<'py>(
     py: Python<'py>,
@@ -67,6 +67,7 @@ fn scan<'py>(
     descending: bool,
     top: usize,
     offsets: Option<PyReadonlyArray1<'py, u64>>,
+    row_major: bool,
 ) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray2<f64>>, usize)> {
     let contiguous = |name: &str| PyValueError::new_err(format!("{name} must be contiguous"));
     let close = close.as_slice().map_err(|_| contiguous("close"))?;
@@ -109,6 +110,7 @@ fn scan<'py>(
     };
     let universe = Universe {
         n_rows,
+        row_major,
         offsets: offsets.as_deref(),
         close,
         high,
@@ -127,6 +129,36 @@ fn scan<'py>(
     Ok((result.instruments.into_pyarray(py), values, result.passed))
 }
 
+/// The offsets of each instrument's run in a long table (int32 or int64 instruments, int64
+/// times), or None when the rows are not sorted by instrument, then time.
+#[pyfunction]
+fn scan_runs<'py>(
+    py: Python<'py>,
+    instrument: &Bound<'py, PyAny>,
+    ts: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Option<Bound<'py, PyArray1<u64>>>> {
+    let contiguous = |name: &str| PyValueError::new_err(format!("{name} must be contiguous"));
+    let ts = ts.as_slice().map_err(|_| contiguous("ts"))?;
+    let offsets = if let Ok(a) = instrument.extract::<PyReadonlyArray1<'py, i64>>() {
+        let k = a.as_slice().map_err(|_| contiguous("instrument"))?;
+        py.detach(|| runs(k, ts))
+    } else if let Ok(a) = instrument.extract::<PyReadonlyArray1<'py, i32>>() {
+        let k = a.as_slice().map_err(|_| contiguous("instrument"))?;
+        py.detach(|| runs(k, ts))
+    } else {
+        return Err(PyTypeError::new_err(
+            "instrument must be a 1-D int32 or int64 array",
+        ));
+    };
+    Ok(offsets.map(|o| {
+        o.into_iter()
+            .map(|v| v as u64)
+            .collect::<Vec<_>>()
+            .into_pyarray(py)
+    }))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(scan, m)?)
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_runs, m)?)
 }

@@ -3,8 +3,10 @@
 //!
 //! The universe is column-major like [`crate::ta::matrix`]: `n_rows` bars per instrument,
 //! instrument `j` at `close[j * n_rows..(j + 1) * n_rows]` (numpy Fortran order for an
-//! `(n_rows, n_instruments)` array), or ragged: instrument `j` at
-//! `close[offsets[j]..offsets[j + 1]]` (a long table sorted by instrument, then time).
+//! `(n_rows, n_instruments)` array), or row-major: bar `i` of instrument `j` at
+//! `close[i * n_instruments + j]` (numpy's default C order, read as it is rather than
+//! copied into columns), or ragged: instrument `j` at `close[offsets[j]..offsets[j + 1]]`
+//! (a long table sorted by instrument, then time).
 //!
 //! Every value is the last value of the TA-Lib-exact 1-D kernel on the column, bit for bit.
 //! Only the last value is computed: groups of [`lanes::LANES`] equal-length columns run the
@@ -17,8 +19,9 @@ mod lanes;
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::ta::stream::roc_value;
 use crate::ta::{self, BbandsOut, MaType, TaError, MAX_PERIOD};
-use lanes::{Kernels, Lanes, LANES};
+use lanes::{Lanes, Pass, Step, LANES};
 
 /// An indicator whose latest value the scanner reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,6 +119,9 @@ pub struct ScanRequest {
 pub struct Universe<'a> {
     /// Bars per instrument of a matrix universe; ignored when `offsets` is given.
     pub n_rows: usize,
+    /// A matrix universe stored row by row (bar `i` of instrument `j` at
+    /// `i * n_instruments + j`); ignored when `offsets` is given.
+    pub row_major: bool,
     /// A ragged universe: instrument `j` is `offsets[j]..offsets[j + 1]` of every column
     /// (`offsets[0] == 0`, non-decreasing, last == the columns' length).
     pub offsets: Option<&'a [usize]>,
@@ -159,6 +165,7 @@ pub enum ScanError {
 
 /// Per-thread scratch: one series per output the kernels write, and the last bands
 /// computed for the current column, so upper, middle, lower and %B share one pass.
+#[derive(Default)]
 struct Scratch {
     /// A group's close, high and low as rows of lanes.
     rows: [Vec<Lanes>; 3],
@@ -166,6 +173,30 @@ struct Scratch {
     b: Vec<f64>,
     c: Vec<f64>,
     bands: Option<((usize, u64), [f64; 3])>,
+}
+
+/// Rows of lanes a thread keeps between scans (3 MB for the three inputs); a longer
+/// group's buffers are freed after it.
+const KEPT_ROWS: usize = 1 << 14;
+
+thread_local! {
+    /// Kept per worker thread, so a scan allocates (and faults in) no buffers per group
+    /// or per rayon split once the threads have run one.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let r = f(&mut s);
+            if s.rows[0].capacity() > KEPT_ROWS || s.a.capacity() > KEPT_ROWS * LANES {
+                *s = Scratch::default();
+            }
+            r
+        }
+        // Only if a scan ever ran inside another on one thread.
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// [`latest`] with the scratch sized for the column; `fresh` forgets the bands of the
@@ -325,113 +356,171 @@ impl<'a> Universe<'a> {
         }
     }
 
-    /// Instrument `j`'s (close, high, low); absent columns are empty.
-    fn column(&self, j: usize) -> [&'a [f64]; 3] {
+    /// A row-major matrix's (data, instruments); `None` for columns stored contiguously.
+    fn rows(&self) -> Option<usize> {
+        (self.row_major && self.offsets.is_none()).then(|| self.close.len() / self.n_rows)
+    }
+
+    /// Instrument `j`'s (close, high, low); absent columns are empty. A row-major matrix's
+    /// column is gathered into `buf`.
+    fn column<'s>(&'s self, j: usize, buf: &'s mut [Vec<f64>; 3]) -> [&'s [f64]; 3] {
+        if let Some(width) = self.rows() {
+            let sides = [Some(self.close), self.high, self.low];
+            for (b, side) in buf.iter_mut().zip(sides) {
+                b.clear();
+                if let Some(side) = side {
+                    b.extend(side.iter().skip(j).step_by(width));
+                }
+            }
+            let [c, h, l] = buf;
+            return [&c[..], &h[..], &l[..]];
+        }
         let r = self.range(j);
         let col = |s: Option<&'a [f64]>| s.map_or(&[][..], |s| &s[r.clone()]);
         [&self.close[r.clone()], col(self.high), col(self.low)]
     }
 }
 
-/// Input `which` (0 close, 1 high, 2 low) of the group's columns into rows of lanes.
-fn transpose(cols: &[[&[f64]; 3]; LANES], which: usize, n: usize, rows: &mut Vec<Lanes>) {
-    rows.resize(n, [0.0; LANES]);
-    for (l, col) in cols.iter().enumerate() {
-        for (row, v) in rows.iter_mut().zip(&col[which][..n]) {
-            row[l] = *v;
+/// What [`lanes`] runs for one indicator on a group of `n` rows: the steps it reads,
+/// as (kind, period) keys; nothing for the values read off the last rows.
+fn lane_steps(ind: Indicator) -> ([Option<(StepKind, usize)>; 2], bool) {
+    use StepKind::*;
+    let steps = match ind {
+        Indicator::Sma(p) => [Some((Sma, p)), None],
+        Indicator::Ema(p) => [Some((Ema, p)), None],
+        Indicator::Rsi(p) => [Some((Rsi, p)), None],
+        Indicator::Atr(p) | Indicator::Natr(p) => [Some((Atr, p)), None],
+        Indicator::Stddev(p, _)
+        | Indicator::BbandsUpper(p, _)
+        | Indicator::BbandsMiddle(p)
+        | Indicator::BbandsLower(p, _)
+        | Indicator::BbandsPercentB(p, _) => [Some((Sma, p)), Some((Var, p))],
+        _ => [None, None],
+    };
+    (steps, matches!(ind, Indicator::Atr(_) | Indicator::Natr(_)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepKind {
+    Sma,
+    Ema,
+    Rsi,
+    Atr,
+    Var,
+}
+
+impl StepKind {
+    fn make(self, p: usize) -> Step {
+        match self {
+            StepKind::Sma => Step::sma(p),
+            StepKind::Ema => Step::ema(p),
+            StepKind::Rsi => Step::rsi(p),
+            StepKind::Atr => Step::atr(p),
+            StepKind::Var => Step::var(p),
         }
     }
 }
 
-/// The value memoised under `p`, computed by `f` the first time.
-#[inline(always)]
-fn memo(cache: &mut Vec<(usize, Lanes)>, p: usize, f: impl FnOnce() -> Lanes) -> Lanes {
-    if let Some((_, v)) = cache.iter().find(|(q, _)| *q == p) {
-        return *v;
-    }
-    let v = f();
-    cache.push((p, v));
-    v
-}
-
 /// The values of the group of columns `first..first + LANES`, written row by row into
-/// `rows` (`LANES * k` values): indicators [`lanes`] handles for the whole group, the
-/// rest per column. `false` when the group does not fit [`lanes`] at all.
-fn scan_group(
-    kern: &Kernels,
-    u: &Universe<'_>,
+/// `rows` (`LANES * k` values): indicators [`lanes`] handles for the whole group in one
+/// pass over its rows, the rest per column. `false` when the group does not fit [`lanes`]
+/// at all.
+fn scan_group<'a>(
+    pass: Pass,
+    u: &Universe<'a>,
     req: &ScanRequest,
     first: usize,
     rows: &mut [f64],
     s: &mut Scratch,
 ) -> Result<bool, TaError> {
     let k = req.indicators.len();
-    let cols: [[&[f64]; 3]; LANES] = std::array::from_fn(|l| u.column(first + l));
-    let n = cols[0][0].len();
     let needs_hl = req.indicators.iter().any(|i| i.needs_high_low());
-    let fits = cols.iter().all(|[c, h, l]| {
-        c.len() == n && n > 0 && !c[0].is_nan() && (!needs_hl || (!h[0].is_nan() && !l[0].is_nan()))
-    });
+    let (source, n) = match u.rows() {
+        Some(width) => {
+            let data = [u.close, u.high.unwrap_or(&[]), u.low.unwrap_or(&[])];
+            (lanes::Source::Rows { data, width, first }, u.n_rows)
+        }
+        None => {
+            let cols: [[&[f64]; 3]; LANES] = std::array::from_fn(|l| {
+                let r = u.range(first + l);
+                let col = |s: Option<&'a [f64]>| s.map_or(&[][..], |s| &s[r.clone()]);
+                [&u.close[r.clone()], col(u.high), col(u.low)]
+            });
+            (lanes::Source::Columns(cols), cols[0][0].len())
+        }
+    };
+    let fits = n > 0
+        && (0..LANES).all(|l| {
+            let [c, h, lo] = source.first_row(l);
+            source.len(l) == n && !c.is_nan() && (!needs_hl || (!h.is_nan() && !lo.is_nan()))
+        });
     if !fits {
         return Ok(false);
     }
-    // Transposed once per group, so that the kernels load a row of the group with one
-    // vector load instead of gathering eight scalars for every read.
+    // Each distinct recurrence runs once: the bands and STDDEV of one period share their
+    // SMA and variance.
+    let mut keys: Vec<(StepKind, usize)> = Vec::new();
+    let mut hl = false;
+    for ind in req.indicators.iter().filter(|i| i.in_lanes(n)) {
+        let (steps, uses_hl) = lane_steps(*ind);
+        hl |= uses_hl;
+        for key in steps.into_iter().flatten() {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    let mut steps: Vec<Step> = keys.iter().map(|(kind, p)| kind.make(*p)).collect();
+    let group = lanes::Group { source, n };
     // Taken out of the scratch for the call (the per-column fallback borrows the rest).
     let mut block = std::mem::take(&mut s.rows);
-    let [close, high, low] = &mut block;
-    transpose(&cols, 0, n, close);
-    if needs_hl {
-        transpose(&cols, 1, n, high);
-        transpose(&cols, 2, n, low);
-    }
-    let (close, high, low) = (&close[..], &high[..], &low[..]);
-    // SMA totals and variances by period: the bands and STDDEV of one period share them.
-    let mut sma: Vec<(usize, Lanes)> = Vec::new();
-    let mut var: Vec<(usize, Lanes)> = Vec::new();
+    // SAFETY: `detect` returns a wide pass only when the CPU has its features; the group
+    // fits the pass's preconditions (checked above and by `in_lanes`).
+    unsafe { pass(&group, hl, &mut steps, &mut block) };
+    let close = &block[0][..n];
+    let step =
+        |kind: StepKind, p: usize| &steps[keys.iter().position(|q| *q == (kind, p)).unwrap_or(0)];
+    let mut gather = Default::default();
     for (at, ind) in req.indicators.iter().enumerate() {
         if !ind.in_lanes(n) {
-            for (l, col) in cols.iter().enumerate() {
-                rows[l * k + at] = column_latest(*ind, *col, s, true)?;
+            for l in 0..LANES {
+                let col = u.column(first + l, &mut gather);
+                rows[l * k + at] = column_latest(*ind, col, s, true)?;
             }
             continue;
         }
-        let mut bands = |p: usize, nb: f64, pick: fn(ta::stream::BbandsOutput, f64) -> f64| {
-            // SAFETY: as for the match below.
-            let mid = memo(&mut sma, p, || unsafe { (kern.sma_last)(close, n, p) });
-            let v = memo(&mut var, p, || unsafe { (kern.var_last)(close, n, p) });
+        let bands = |p: usize, nb: f64, pick: fn(ta::stream::BbandsOutput, f64) -> f64| {
+            let mid = step(StepKind::Sma, p).last(close, false);
+            let v = step(StepKind::Var, p).last(close, false);
             let out: Lanes = std::array::from_fn(|l| {
                 let sd = v[l].sqrt();
                 pick(ta::stream::Bbands::bands(mid[l], sd, nb, nb), sd * nb)
             });
             out
         };
-        // SAFETY: `kern` holds the wide kernels only when the CPU has AVX2 and FMA
-        // (`Kernels::detect`); the group fits the kernels' preconditions (checked above).
-        let values: Lanes = unsafe {
-            match *ind {
-                Indicator::Close => close[n - 1],
-                Indicator::Sma(p) => (kern.sma_last)(close, n, p),
-                Indicator::Ema(p) => (kern.ema_last)(close, n, p),
-                Indicator::Rsi(p) => (kern.rsi_last)(close, n, p),
-                Indicator::Roc(p) => (kern.lag_last)(close, n, p, true),
-                Indicator::Mom(p) => (kern.lag_last)(close, n, p, false),
-                Indicator::Atr(p) => (kern.atr_last)(high, low, close, n, p, false),
-                Indicator::Natr(p) => (kern.atr_last)(high, low, close, n, p, true),
-                // STDDEV is `sqrt(var) * nbdev`, the same product the bands form when
-                // nbdevup == nbdevdn.
-                Indicator::Stddev(p, nb) => bands(p, nb, |_, sd| sd),
-                Indicator::BbandsUpper(p, nb) => bands(p, nb, |b, _| b.upper),
-                Indicator::BbandsMiddle(p) => bands(p, 2.0, |b, _| b.middle),
-                Indicator::BbandsLower(p, nb) => bands(p, nb, |b, _| b.lower),
-                Indicator::BbandsPercentB(p, nb) => {
-                    let upper = bands(p, nb, |b, _| b.upper);
-                    let lower = bands(p, nb, |b, _| b.lower);
-                    std::array::from_fn(|l| (close[n - 1][l] - lower[l]) / (upper[l] - lower[l]))
-                }
-                Indicator::Wma(_) | Indicator::Adx(_) | Indicator::Cci(_) | Indicator::Willr(_) => {
-                    unreachable!("in_lanes is false for these")
-                }
+        let last = close[n - 1];
+        let values: Lanes = match *ind {
+            Indicator::Close => last,
+            Indicator::Sma(p) => step(StepKind::Sma, p).last(close, false),
+            Indicator::Ema(p) => step(StepKind::Ema, p).last(close, false),
+            Indicator::Rsi(p) => step(StepKind::Rsi, p).last(close, false),
+            Indicator::Atr(p) => step(StepKind::Atr, p).last(close, false),
+            Indicator::Natr(p) => step(StepKind::Atr, p).last(close, true),
+            Indicator::Roc(p) => std::array::from_fn(|l| roc_value(last[l], close[n - 1 - p][l])),
+            Indicator::Mom(p) => std::array::from_fn(|l| last[l] - close[n - 1 - p][l]),
+            // STDDEV is `sqrt(var) * nbdev`, the same product the bands form when
+            // nbdevup == nbdevdn.
+            Indicator::Stddev(p, nb) => bands(p, nb, |_, sd| sd),
+            Indicator::BbandsUpper(p, nb) => bands(p, nb, |b, _| b.upper),
+            Indicator::BbandsMiddle(p) => bands(p, 2.0, |b, _| b.middle),
+            Indicator::BbandsLower(p, nb) => bands(p, nb, |b, _| b.lower),
+            Indicator::BbandsPercentB(p, nb) => {
+                let upper = bands(p, nb, |b, _| b.upper);
+                let lower = bands(p, nb, |b, _| b.lower);
+                std::array::from_fn(|l| (last[l] - lower[l]) / (upper[l] - lower[l]))
+            }
+            Indicator::Wma(_) | Indicator::Adx(_) | Indicator::Cci(_) | Indicator::Willr(_) => {
+                unreachable!("in_lanes is false for these")
             }
         };
         for (l, v) in values.into_iter().enumerate() {
@@ -442,40 +531,68 @@ fn scan_group(
     Ok(true)
 }
 
+/// Where each instrument's run starts in a long table (`instrument`, `ts` per row), plus
+/// the table's length: the offsets of a ragged [`Universe`]. `None` when the table is not
+/// sorted by instrument, then time (equal times are kept as they are), so the caller sorts
+/// it first. One pass, so a sorted table costs a read of its two key columns.
+pub fn runs<K: Copy + PartialOrd, T: Copy + PartialOrd>(
+    instrument: &[K],
+    ts: &[T],
+) -> Option<Vec<usize>> {
+    if instrument.len() != ts.len() {
+        return None;
+    }
+    let mut offsets = vec![0];
+    for i in 1..instrument.len() {
+        let (k0, k1) = (instrument[i - 1], instrument[i]);
+        if k1 == k0 {
+            if ts[i] < ts[i - 1] || ts[i].partial_cmp(&ts[i - 1]).is_none() {
+                return None;
+            }
+        } else if k1 > k0 {
+            offsets.push(i);
+        } else {
+            return None;
+        }
+    }
+    if !instrument.is_empty() {
+        offsets.push(instrument.len());
+    }
+    Some(offsets)
+}
+
 /// Computes every requested indicator for every instrument (in parallel), keeps those
 /// passing every filter, sorts them by `rank_by` (NaN last) and returns the first `top`.
 pub fn scan<'a>(u: &Universe<'a>, req: &ScanRequest) -> Result<ScanResult, ScanError> {
+    scan_with(lanes::detect(), u, req)
+}
+
+/// [`scan`] with the group pass given (the tests run every pass the CPU has).
+fn scan_with<'a>(pass: Pass, u: &Universe<'a>, req: &ScanRequest) -> Result<ScanResult, ScanError> {
     let n_cols = validate(u, req)?;
     let k = req.indicators.len();
     let mut values = vec![f64::NAN; n_cols * k];
     if k > 0 {
-        let kern = Kernels::detect();
         values
             .par_chunks_mut(k * LANES)
             .enumerate()
-            .try_for_each_init(
-                || Scratch {
-                    rows: Default::default(),
-                    a: Vec::new(),
-                    b: Vec::new(),
-                    c: Vec::new(),
-                    bands: None,
-                },
-                |scratch, (g, rows)| -> Result<(), TaError> {
+            .try_for_each(|(g, rows)| {
+                with_scratch(|scratch| -> Result<(), TaError> {
                     let first = g * LANES;
-                    if rows.len() == k * LANES && scan_group(&kern, u, req, first, rows, scratch)? {
+                    if rows.len() == k * LANES && scan_group(pass, u, req, first, rows, scratch)? {
                         return Ok(());
                     }
+                    let mut gather = Default::default();
                     for (l, row) in rows.chunks_mut(k).enumerate() {
-                        let col = u.column(first + l);
+                        let col = u.column(first + l, &mut gather);
                         scratch.bands = None;
                         for (out, ind) in row.iter_mut().zip(&req.indicators) {
                             *out = column_latest(*ind, col, scratch, false)?;
                         }
                     }
                     Ok(())
-                },
-            )?;
+                })
+            })?;
     }
     let mut chosen: Vec<u32> = (0..n_cols as u32)
         .filter(|&j| {
@@ -531,6 +648,7 @@ mod tests {
         let (n_rows, close) = universe(&[falling.clone(), rising.clone(), jump]);
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows,
             close: &close,
             high: None,
@@ -566,6 +684,7 @@ mod tests {
         let close = vec![1.0; 10];
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows: 3,
             close: &close,
             high: None,
@@ -581,6 +700,7 @@ mod tests {
         assert!(matches!(scan(&u, &req), Err(ScanError::Rows { .. })));
         let u = Universe {
             offsets: None,
+            row_major: false,
             n_rows: 5,
             close: &close,
             high: None,
@@ -616,6 +736,20 @@ mod tests {
             ..req
         };
         assert!(matches!(scan(&u, &bad_period), Err(ScanError::Ta(_))));
+    }
+
+    #[test]
+    fn runs_cut_a_sorted_table_and_refuse_any_other() {
+        let inst = [3, 3, 3, 5, 7, 7];
+        let ts = [1, 2, 2, 0, 4, 9];
+        assert_eq!(runs(&inst, &ts), Some(vec![0, 3, 4, 6]));
+        // Time going back inside a run, instruments out of order, lengths apart.
+        assert_eq!(runs(&inst, &[1, 2, 1, 0, 4, 9]), None);
+        assert_eq!(runs(&[3, 5, 3], &[0, 0, 0]), None);
+        assert_eq!(runs(&inst, &ts[..5]), None);
+        assert_eq!(runs::<i64, i64>(&[], &[]), Some(vec![0]));
+        // A NaN time breaks the order.
+        assert_eq!(runs(&[1, 1], &[0.0, f64::NAN]), None);
     }
 
     /// Random walks with high/low around them; a xorshift, so the test needs no crate.
@@ -713,30 +847,56 @@ mod tests {
 
     #[test]
     fn grouped_last_values_equal_the_1d_kernels_bit_for_bit() {
-        // 21 columns: two full groups and a tail; column 3 starts with NaN (its group runs
-        // column by column), column 9 has a NaN later on (which TA-Lib's arithmetic carries).
-        let (n_rows, n_cols) = (500, 21);
+        // Two full groups and a tail: column 3 starts with NaN (its group runs column by
+        // column); in the second group column L + 1 has a NaN later on (which TA-Lib's
+        // arithmetic carries) and column L + 9 a NaN high.
+        let lanes = LANES;
+        let (n_rows, n_cols) = (500, 2 * lanes + 5);
         let (mut c, mut h, l) = walks(n_rows, n_cols, 7);
         c[3 * n_rows] = f64::NAN;
-        c[9 * n_rows + 300] = f64::NAN;
-        h[17 * n_rows + 480] = f64::NAN;
-        // A flat stretch and a spike make lanes 5 and 6 re-anchor their variances on their
-        // own (TA-Lib 0.8's cancellation guards), apart from the bar counter.
-        c[5 * n_rows + 200..5 * n_rows + 260].fill(123.0);
-        c[6 * n_rows + 250] = 1e9;
+        c[(lanes + 1) * n_rows + 300] = f64::NAN;
+        h[(lanes + 9) * n_rows + 480] = f64::NAN;
+        // A flat stretch and a spike make lanes 5 and 6 of the second group re-anchor their
+        // variances on their own (TA-Lib 0.8's cancellation guards), apart from the bar
+        // counter.
+        c[(lanes + 5) * n_rows + 200..(lanes + 5) * n_rows + 260].fill(123.0);
+        c[(lanes + 6) * n_rows + 250] = 1e9;
         let u = Universe {
             n_rows,
             offsets: None,
+            row_major: false,
             close: &c,
             high: Some(&h),
             low: Some(&l),
         };
         let inds = every_indicator();
-        let r = scan(&u, &all_of(inds.clone(), n_cols)).unwrap();
-        assert_eq!(r.instruments, (0..n_cols as u32).collect::<Vec<_>>());
-        for j in 0..n_cols {
+        // The same matrices stored row by row (numpy's C order).
+        let by_rows = |x: &[f64]| -> Vec<f64> {
+            (0..n_rows * n_cols)
+                .map(|a| x[(a % n_cols) * n_rows + a / n_cols])
+                .collect()
+        };
+        let (rc, rh, rl) = (by_rows(&c), by_rows(&h), by_rows(&l));
+        let rows = Universe {
+            row_major: true,
+            close: &rc,
+            high: Some(&rh),
+            low: Some(&rl),
+            ..u
+        };
+        for pass in lanes::available() {
+            for u in [&u, &rows] {
+                let r = scan_with(pass, u, &all_of(inds.clone(), n_cols)).unwrap();
+                assert_eq!(r.instruments, (0..n_cols as u32).collect::<Vec<_>>());
+                check_against_1d(&r, &inds, n_rows, [&c, &h, &l]);
+            }
+        }
+    }
+
+    fn check_against_1d(r: &ScanResult, inds: &[Indicator], n_rows: usize, [c, h, l]: [&[f64]; 3]) {
+        for j in 0..r.instruments.len() {
             let col = |s: &[f64]| s[j * n_rows..(j + 1) * n_rows].to_vec();
-            let (cj, hj, lj) = (col(&c), col(&h), col(&l));
+            let (cj, hj, lj) = (col(c), col(h), col(l));
             for (k, ind) in inds.iter().enumerate() {
                 let want = one_d_last(*ind, &cj, &hj, &lj);
                 let got = r.values[j * inds.len() + k];
@@ -757,6 +917,7 @@ mod tests {
         let matrix = Universe {
             n_rows,
             offsets: None,
+            row_major: false,
             close: &c,
             high: Some(&h),
             low: Some(&l),
@@ -787,6 +948,8 @@ mod tests {
         }
         let uneven = Universe {
             n_rows: 0,
+            // Ignored with offsets: a ragged universe is always stored instrument by instrument.
+            row_major: true,
             offsets: Some(&offs),
             close: &cr,
             high: Some(&hr),
