@@ -209,6 +209,12 @@ pub mod defaults {
     pub const STOCHRSI_FASTD: usize = 3;
 }
 
+/// Whether `x` holds a NaN; a fold rather than `any`, so that it vectorises.
+#[inline(always)]
+pub(crate) fn any_nan<T: Real>(x: &[T]) -> bool {
+    x.iter().fold(false, |acc, v| acc | v.to_f64().is_nan())
+}
+
 /// The prologue of a hand-written slice kernel: finds the first row `b` where every input
 /// is non-NaN (the `talib` wrapper's start) and fills `out` with NaN up to the first output
 /// at `b + lookback`. `None` when there is no output at all (then `out` is all NaN). Only
@@ -246,6 +252,30 @@ pub(crate) fn fast_path<R>(f: impl FnOnce() -> R) -> R {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 unsafe fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Runs a batch loop compiled for AVX2 (with FMA) when the CPU has them, for kernels made of
+/// independent per-element passes that vectorise (the sliding extremes of WILLR and STOCH,
+/// %R and %K over a chunk). Vector and scalar forms of an IEEE operation round alike, so
+/// results are the same either way; only the speed differs.
+#[inline(always)]
+pub(crate) fn wide_path<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: `with_avx2` only enables AVX2 and FMA, which the running CPU has
+            // (detected on the line above).
+            return unsafe { with_avx2(f) };
+        }
+    }
+    fast_path(f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
