@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::Real;
+use super::{any_nan, Real};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Extreme {
@@ -274,16 +274,18 @@ const TABLE_MAX_WINDOW: usize = 128;
 /// the order of comparisons cannot change it, except through a NaN (every comparison with
 /// it is false) or a -0.0 (equal to +0.0, other bits): a chunk whose inputs hold either is
 /// computed by the block scan itself.
+///
+/// Returns whether `hi` or `lo` holds a NaN (known without an extra pass).
 #[inline(always)]
 pub(crate) fn window_extremes<T: Real>(
     hi: &[T],
     lo: &[T],
     p: usize,
     mut emit: impl FnMut(usize, &[f64], &[f64]),
-) {
+) -> bool {
     let len = hi.len().min(lo.len());
     if p == 0 || len < p {
-        return;
+        return any_nan(&hi[..len]) | any_nan(&lo[..len]);
     }
     let chunk = CHUNK.min(len - p + 1);
     let (mut highest, mut lowest) = (vec![0.0; chunk], vec![0.0; chunk]);
@@ -304,16 +306,17 @@ pub(crate) fn window_extremes<T: Real>(
         if filled > 0 {
             emit(first, &highest[..filled], &lowest[..filled]);
         }
-        return;
+        return any_nan(&hi[..len]) | any_nan(&lo[..len]);
     }
     let span = chunk + p - 1;
     let (mut a, mut b) = (vec![0.0; span], vec![0.0; span]);
-    let mut first = p - 1;
+    let (mut first, mut saw_nan) = (p - 1, false);
     while first < len {
         let c = chunk.min(len - first);
         let (xh, xl) = (&hi[first + 1 - p..first + c], &lo[first + 1 - p..first + c]);
         let (hh, ll) = (&mut highest[..c], &mut lowest[..c]);
         if order_matters(xh) || order_matters(xl) {
+            saw_nan |= any_nan(xh) | any_nan(xl);
             block_extremes(len, p, first..first + c, h, l, |i, vh, vl| {
                 hh[i - first] = vh;
                 ll[i - first] = vl;
@@ -325,6 +328,7 @@ pub(crate) fn window_extremes<T: Real>(
         emit(first, hh, ll);
         first += c;
     }
+    saw_nan
 }
 
 /// Whether `x` holds a NaN or a -0.0, where the order of comparisons decides an extreme.

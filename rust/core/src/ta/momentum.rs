@@ -543,50 +543,52 @@ pub fn stoch_into<T: Real>(
         ("slowd", out_slowd.len()),
     ])?;
     let state = Stoch::new(fastk, slowk, slowk_ma, slowd, slowd_ma)?;
-    let nan_free = super::wide_path(
+    // Optimistically the block scan, which on NaN-free input finds the same extremes as
+    // the streaming tracker (what TA-Lib's own batch STOCH uses) at O(1) per bar; the scan
+    // and the %K pass tell whether a NaN was read, and then the tracker redoes it all.
+    let lead = (fastk - 1).min(n);
+    out_slowk[..lead].fill(f64::NAN);
+    out_slowd[..lead].fill(f64::NAN);
+    let mut k_ma = MaCore::new(slowk_ma, slowk);
+    let mut d_ma = MaCore::new(slowd_ma, slowd);
+    let (mut fast, mut ks, mut ds) = (Vec::new(), Vec::new(), Vec::new());
+    let mut close_nan = any_nan(&close[..lead]);
+    let scan_nan = super::wide_path(
         #[inline(always)]
-        || !(any_nan(high) | any_nan(low) | any_nan(close)),
+        || {
+            window_extremes(
+                high,
+                low,
+                fastk,
+                #[inline(always)]
+                |first, hh, ll| {
+                    // %K of the whole chunk (a vectorised pass), then each average over the
+                    // chunk in turn; an average yields one value per input once warm, so a
+                    // chunk's outputs fill its tail.
+                    let c = hh.len();
+                    fast.resize(c, 0.0);
+                    let inputs = close[first..].iter().zip(hh.iter().zip(ll));
+                    let mut nan = false;
+                    for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
+                        let c = c.to_f64();
+                        nan |= c.is_nan();
+                        *o = fast_k(c, *hh, *ll);
+                    }
+                    close_nan |= nan;
+                    ks.clear();
+                    k_ma.update_slice(&fast, &mut ks);
+                    ds.clear();
+                    d_ma.update_slice(&ks, &mut ds);
+                    let (warm, last) = (first + c - ds.len(), first + c);
+                    out_slowk[first..warm].fill(f64::NAN);
+                    out_slowd[first..warm].fill(f64::NAN);
+                    out_slowk[warm..last].copy_from_slice(&ks[ks.len() - ds.len()..]);
+                    out_slowd[warm..last].copy_from_slice(&ds);
+                },
+            )
+        },
     );
-    if nan_free {
-        // NaN-free input: the block scan finds the same extremes as the streaming tracker
-        // (which TA-Lib's own batch STOCH uses), at O(1) per bar.
-        let lead = (fastk - 1).min(n);
-        out_slowk[..lead].fill(f64::NAN);
-        out_slowd[..lead].fill(f64::NAN);
-        let mut k_ma = MaCore::new(slowk_ma, slowk);
-        let mut d_ma = MaCore::new(slowd_ma, slowd);
-        let (mut fast, mut ks, mut ds) = (Vec::new(), Vec::new(), Vec::new());
-        super::wide_path(
-            #[inline(always)]
-            || {
-                window_extremes(
-                    high,
-                    low,
-                    fastk,
-                    #[inline(always)]
-                    |first, hh, ll| {
-                        // %K of the whole chunk (a vectorised pass), then each average over
-                        // the chunk in turn; an average yields one value per input once
-                        // warm, so a chunk's outputs fill its tail.
-                        let c = hh.len();
-                        fast.resize(c, 0.0);
-                        let inputs = close[first..].iter().zip(hh.iter().zip(ll));
-                        for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
-                            *o = fast_k(c.to_f64(), *hh, *ll);
-                        }
-                        ks.clear();
-                        k_ma.update_slice(&fast, &mut ks);
-                        ds.clear();
-                        d_ma.update_slice(&ks, &mut ds);
-                        let (warm, last) = (first + c - ds.len(), first + c);
-                        out_slowk[first..warm].fill(f64::NAN);
-                        out_slowd[first..warm].fill(f64::NAN);
-                        out_slowk[warm..last].copy_from_slice(&ks[ks.len() - ds.len()..]);
-                        out_slowd[warm..last].copy_from_slice(&ds);
-                    },
-                )
-            },
-        );
+    if !(scan_nan || close_nan) {
         return Ok(());
     }
     let cols = Cols {
