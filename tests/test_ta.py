@@ -565,3 +565,28 @@ def test_multi_output_functions_write_into_out_arrays_1d_and_2d() -> None:
         ta.STOCHRSI(c, out=(np.empty(400, dtype=np.float32), np.empty(400)))
     with pytest.raises(ValueError):
         ta.BBANDS(c, out=(c, np.empty(400), np.empty(400)))  # the input itself
+
+
+SINGLE_OUTPUT = [f for f in INPUTS if f not in ("BBANDS", "MACD", "STOCH", "STOCHRSI", "AROON")]
+
+
+@pytest.mark.parametrize("f", SINGLE_OUTPUT)
+def test_single_output_functions_write_into_out_array(f: str) -> None:
+    w = walk(300, 12)
+    args = [w[c] for c in INPUTS[f]]
+    fn: Callable[..., Any] = getattr(ta, f)
+    buf = np.full(300, 7.0)
+    got = fn(*args, out=buf)
+    assert got is buf
+    assert_same_bits([buf], [fn(*args)], f"{f} out=")
+    assert_close([buf], theirs(f, w, {}), f"{f} out= vs talib")
+    # A one-element tuple is the same request.
+    tup = (np.full(300, 7.0),)
+    fn(*args, out=tup)
+    assert_same_bits([tup[0]], [buf], f"{f} out=(array,)")
+    with pytest.raises(ValueError, match=r"out\[0\] has shape"):
+        fn(*args, out=np.empty(299))
+    with pytest.raises(TypeError, match="float64"):
+        fn(*args, out=np.empty(300, dtype=np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        fn(*args, out=np.empty(600)[::2])
