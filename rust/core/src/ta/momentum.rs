@@ -3,6 +3,7 @@
 //! [`super::stream`], so batch and streaming agree bit for bit by construction.
 
 use super::extreme::{block_arg_extremes, window_extremes};
+use super::overlap::SmaChunks;
 use super::stream::{
     fast_k, mfi_value, money_flow, roc_value, rsi_value, true_range, willr_value, Adx, Aroon, Cci,
     Indicator, MaCore, Macd, MinusDi, PlusDi, Stoch, StochRsi,
@@ -519,6 +520,31 @@ pub fn macd<T: Real>(
     Ok((a, b, c))
 }
 
+/// A moving average fed a chunk at a time: the slice SMA for TA-Lib's default `matype`,
+/// the streaming state for the others.
+enum Smoother {
+    Sma(SmaChunks),
+    Other(MaCore),
+}
+
+impl Smoother {
+    fn new(matype: MaType, period: usize) -> Smoother {
+        if matype == MaType::Sma && period >= 2 {
+            Smoother::Sma(SmaChunks::new(period))
+        } else {
+            Smoother::Other(MaCore::new(matype, period))
+        }
+    }
+
+    #[inline(always)]
+    fn run(&mut self, xs: &[f64], out: &mut Vec<f64>) {
+        match self {
+            Smoother::Sma(s) => s.run(xs, out),
+            Smoother::Other(m) => m.update_slice(xs, out),
+        }
+    }
+}
+
 /// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
 /// slow %D = MA(`slowd`, `slowd_ma`) of slow %K. Defaults 5, 3 SMA, 3 SMA; lookback
 /// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd).
@@ -549,8 +575,8 @@ pub fn stoch_into<T: Real>(
     let lead = (fastk - 1).min(n);
     out_slowk[..lead].fill(f64::NAN);
     out_slowd[..lead].fill(f64::NAN);
-    let mut k_ma = MaCore::new(slowk_ma, slowk);
-    let mut d_ma = MaCore::new(slowd_ma, slowd);
+    let mut k_ma = Smoother::new(slowk_ma, slowk);
+    let mut d_ma = Smoother::new(slowd_ma, slowd);
     let (mut fast, mut ks, mut ds) = (Vec::new(), Vec::new(), Vec::new());
     let mut close_nan = any_nan(&close[..lead]);
     let scan_nan = super::wide_path(
@@ -576,9 +602,9 @@ pub fn stoch_into<T: Real>(
                     }
                     close_nan |= nan;
                     ks.clear();
-                    k_ma.update_slice(&fast, &mut ks);
+                    k_ma.run(&fast, &mut ks);
                     ds.clear();
-                    d_ma.update_slice(&ks, &mut ds);
+                    d_ma.run(&ks, &mut ds);
                     let (warm, last) = (first + c - ds.len(), first + c);
                     out_slowk[first..warm].fill(f64::NAN);
                     out_slowd[first..warm].fill(f64::NAN);
@@ -660,7 +686,7 @@ pub fn stochrsi_into<T: Real>(
         out_fastk[..lead].fill(f64::NAN);
         out_fastd[..lead].fill(f64::NAN);
         let (out_fastk, out_fastd) = (&mut out_fastk[start..], &mut out_fastd[start..]);
-        let mut d_ma = MaCore::new(fastd_ma, fastd);
+        let mut d_ma = Smoother::new(fastd_ma, fastd);
         let (mut fast, mut ds) = (Vec::new(), Vec::new());
         super::wide_path(
             #[inline(always)]
@@ -680,7 +706,7 @@ pub fn stochrsi_into<T: Real>(
                             *o = fast_k(*x, *hh, *ll);
                         }
                         ds.clear();
-                        d_ma.update_slice(&fast, &mut ds);
+                        d_ma.run(&fast, &mut ds);
                         let (warm, last) = (first + c - ds.len(), first + c);
                         out_fastk[first..warm].fill(f64::NAN);
                         out_fastd[first..warm].fill(f64::NAN);

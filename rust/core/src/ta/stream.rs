@@ -606,18 +606,10 @@ impl MaCore {
         }
         match self {
             MaCore::Copy => out.extend_from_slice(xs),
-            MaCore::Sma(c) => {
-                // On a local (the window's buffer moved, not copied) the running sum stays
-                // in a register; through `&mut self` it would go through memory each step.
-                let ring = Ring {
-                    buf: std::mem::take(&mut c.ring.buf),
-                    pos: c.ring.pos,
-                };
-                let mut local = SmaCore { ring, ..*c };
-                run!(local);
-                *c = local;
-            }
+            MaCore::Sma(c) => run!(c),
             MaCore::Ema(c) => {
+                // On a local copy the running value stays in a register; through
+                // `&mut self` it would go through memory on every step.
                 let mut local = c.clone();
                 run!(local);
                 *c = local;
