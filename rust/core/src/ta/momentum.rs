@@ -313,7 +313,7 @@ pub fn willr_into<T: Real>(
     out[..b + period - 1].fill(f64::NAN);
     let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
     let out = &mut out[b..];
-    super::wide_path(
+    super::widest_path(
         #[inline(always)]
         || {
             window_extremes(
