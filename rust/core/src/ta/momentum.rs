@@ -545,6 +545,40 @@ impl Smoother {
     }
 }
 
+/// %K of one chunk of windows into `fast` (one vectorised pass): `close[k]` against
+/// `highest[k]` and `lowest[k]`. Returns whether one of those closes is NaN.
+#[inline(always)]
+fn fast_k_chunk<T: Real>(
+    close: &[T],
+    highest: &[f64],
+    lowest: &[f64],
+    fast: &mut Vec<f64>,
+) -> bool {
+    fast.resize(highest.len(), 0.0);
+    let mut nan = false;
+    let inputs = close.iter().zip(highest.iter().zip(lowest));
+    for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
+        let c = c.to_f64();
+        nan |= c.is_nan();
+        *o = fast_k(c, *hh, *ll);
+    }
+    nan
+}
+
+/// Writes one chunk's two smoothed outputs: the chunk covers `len` rows from `first`; once
+/// an average is warm each input yields one value, so `values[1]` (the later, shorter one)
+/// fills the chunk's tail, `values[0]` is aligned to it by its own tail, and the rows
+/// before are still in the warm-up (NaN).
+#[inline(always)]
+fn write_tail(outs: [&mut [f64]; 2], first: usize, len: usize, values: [&[f64]; 2]) {
+    let valid = values[1].len();
+    let (warm, last) = (first + len - valid, first + len);
+    for (out, v) in outs.into_iter().zip(values) {
+        out[first..warm].fill(f64::NAN);
+        out[warm..last].copy_from_slice(&v[v.len() - valid..]);
+    }
+}
+
 /// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
 /// slow %D = MA(`slowd`, `slowd_ma`) of slow %K. Defaults 5, 3 SMA, 3 SMA; lookback
 /// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd).
@@ -591,25 +625,17 @@ pub fn stoch_into<T: Real>(
                     // %K of the whole chunk (a vectorised pass), then each average over the
                     // chunk in turn; an average yields one value per input once warm, so a
                     // chunk's outputs fill its tail.
-                    let c = hh.len();
-                    fast.resize(c, 0.0);
-                    let inputs = close[first..].iter().zip(hh.iter().zip(ll));
-                    let mut nan = false;
-                    for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
-                        let c = c.to_f64();
-                        nan |= c.is_nan();
-                        *o = fast_k(c, *hh, *ll);
-                    }
-                    close_nan |= nan;
+                    close_nan |= fast_k_chunk(&close[first..], hh, ll, &mut fast);
                     ks.clear();
                     k_ma.run(&fast, &mut ks);
                     ds.clear();
                     d_ma.run(&ks, &mut ds);
-                    let (warm, last) = (first + c - ds.len(), first + c);
-                    out_slowk[first..warm].fill(f64::NAN);
-                    out_slowd[first..warm].fill(f64::NAN);
-                    out_slowk[warm..last].copy_from_slice(&ks[ks.len() - ds.len()..]);
-                    out_slowd[warm..last].copy_from_slice(&ds);
+                    write_tail(
+                        [&mut out_slowk[..], &mut out_slowd[..]],
+                        first,
+                        hh.len(),
+                        [&ks, &ds],
+                    );
                 },
             )
         },
@@ -697,21 +723,16 @@ pub fn stochrsi_into<T: Real>(
                     fastk,
                     #[inline(always)]
                     |first, hh, ll| {
-                        // As in `stoch_into`: %K of the chunk, then its average, whose
-                        // outputs fill the chunk's tail once warm.
-                        let c = hh.len();
-                        fast.resize(c, 0.0);
-                        let inputs = r[first..].iter().zip(hh.iter().zip(ll));
-                        for (o, (x, (hh, ll))) in fast.iter_mut().zip(inputs) {
-                            *o = fast_k(*x, *hh, *ll);
-                        }
+                        // As in `stoch_into`.
+                        fast_k_chunk(&r[first..], hh, ll, &mut fast);
                         ds.clear();
                         d_ma.run(&fast, &mut ds);
-                        let (warm, last) = (first + c - ds.len(), first + c);
-                        out_fastk[first..warm].fill(f64::NAN);
-                        out_fastd[first..warm].fill(f64::NAN);
-                        out_fastk[warm..last].copy_from_slice(&fast[c - ds.len()..]);
-                        out_fastd[warm..last].copy_from_slice(&ds);
+                        write_tail(
+                            [&mut out_fastk[..], &mut out_fastd[..]],
+                            first,
+                            hh.len(),
+                            [&fast, &ds],
+                        );
                     },
                 )
             },
