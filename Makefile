@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest bench-paper clean
+.PHONY: run test setup build rust-test loom lint pytest bench bench-python bench-python-feed bench-l2 fuzz bench-backtest bench-paper bench-signals clean
 
 run: build
 	$(PY) -m baconalgo run
@@ -54,9 +54,14 @@ bench-python-feed: build
 	$(PY) benches/feed_python.py
 
 # L2 replay against hftbacktest on a synthetic feed (EVENTS=10000000 by default).
+# Anchors whose pins clash with the project's (hftbacktest wants numpy < 2.3, nautilus
+# pandas < 3) install into their own directory, put first on the path for their bench
+# only, so .venv keeps the versions the tests and mypy run on.
+BENCH_DEPS ?= .bench-deps
+
 bench-l2: build
-	$(PY) -m pip install --quiet hftbacktest
-	$(PY) benches/l2_vs_hftbacktest.py
+	$(PY) -m pip install --quiet --upgrade --target $(BENCH_DEPS)/l2 hftbacktest
+	PYTHONPATH=$(BENCH_DEPS)/l2 $(PY) benches/l2_vs_hftbacktest.py
 
 # A short run of each cargo-fuzz target (nightly and cargo-fuzz needed).
 FUZZ_SECONDS ?= 60
@@ -66,11 +71,15 @@ fuzz:
 
 # nautilus_trader pins pandas < 3, so pip picks vectorbt 1.0, whose theme needs plotly < 6.
 bench-backtest: build
-	$(PY) -m pip install --quiet nautilus_trader vectorbt "plotly<6"
-	$(PY) benches/backtest_python.py
+	$(PY) -m pip install --quiet --upgrade --target $(BENCH_DEPS)/backtest nautilus_trader vectorbt "plotly<6"
+	PYTHONPATH=$(BENCH_DEPS)/backtest $(PY) benches/backtest_python.py
 
 bench-paper: build
 	$(PY) benches/paper_python.py
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target $(VENV) $(BENCH_DEPS)
+
+# The cost of signals in a bar backtest and in run_market (with vs without, same run).
+bench-signals: build
+	$(PY) benches/signals_python.py

@@ -586,6 +586,10 @@ def test_the_same_strategy_runs_against_any_broker_a_runner_attaches() -> None:
         def max_buy_qty(self) -> float:
             return 9.0
 
+        def kill_switch(self) -> int:
+            self.sent.append(("kill_switch",))
+            return 1
+
     class QuoteTaker(Strategy):
         def on_start(self) -> None:
             self.sma = self.indicator(ta.stream.SMA(2))

@@ -266,3 +266,48 @@ def test_crossed_or_unordered_quotes_are_refused_naming_the_row() -> None:
         bars.build_quotes(ts[::-1].copy(), [5, 5, 5], [6, 6, 6], every_ns=10)
     with pytest.raises(ValueError, match="price must be"):
         bars.build_quotes(ts, [5, 5, 5], [6, 6, 6], every_ns=10, price="last")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("price", ["mid", "bid", "ask"])
+def test_live_quote_bars_from_bus_events_equal_batch_quote_bars(
+    spot_recording: Path, price: str
+) -> None:
+    """The recording's bookTicker events, streamed in batches, give the batch quote bars
+    of the same quotes (which equal polars' group_by_dynamic, tested above)."""
+    events = recorded_events(spot_recording, b"@bookTicker")
+    ask = events[events["side"] == 2]
+    bid = events[events["side"] == 1]
+    live = bars.LiveBars(every_ns=bars.SECOND_NS, quotes=price)  # type: ignore[arg-type]
+    runs = np.concatenate([live.on_events(c) for c in np.array_split(events, 41)])
+    assert live.skipped_quotes == 0
+    streamed = bars.from_events(np.concatenate([runs, live.partial()]))
+    assert streamed["half_ticks"].tolist() == [price == "mid"] * len(streamed["open"])
+    scale = 0.5 if price == "mid" else 1.0
+    batch = bars.build_quotes(
+        ask["ts_event_ns"],
+        bid["price_ticks"],
+        ask["price_ticks"],
+        every_ns=bars.SECOND_NS,
+        price=price,  # type: ignore[arg-type]
+    )
+    assert len(streamed["open"]) == len(batch["open"]) > 100
+    for col in ("open", "high", "low", "close"):
+        assert (streamed[col] * scale).tolist() == batch[col].tolist(), col
+    assert streamed["trades"].tolist() == batch["quotes"].tolist()
+
+
+def test_live_quote_bars_are_time_bars_and_skip_crossed_quotes() -> None:
+    with pytest.raises(ValueError, match="time bars"):
+        bars.LiveBars(trades=10, quotes="mid")
+    with pytest.raises(ValueError, match="'mid', 'bid' or 'ask'"):
+        bars.LiveBars(every_ns=10, quotes="last")  # type: ignore[arg-type]
+    q = ba.events(4)
+    q["kind"] = ba.EventKind.QUOTE
+    q["side"] = [1, 2, 1, 2]
+    q["price_ticks"] = [100, 102, 105, 104]  # the second quote is crossed
+    q["flags"] = [0, 1, 0, 1]
+    q["ts_event_ns"] = [1, 1, 2, 2]
+    live = bars.LiveBars(every_ns=10, quotes="mid")
+    live.on_events(q)
+    assert live.skipped_quotes == 1
+    assert bars.from_events(live.partial())["close"].tolist() == [202]

@@ -908,3 +908,16 @@ def test_status_is_plain_data_naming_positions_by_symbol() -> None:
     assert s["positions"]["ETHUSDT"]["qty_lots"] == 0
     assert s["rejected"] == {"qty_below_min": 1}
     assert s["accepted"] == 1 and s["open_orders"] == 0
+
+
+def test_check_replace_judges_the_replaced_order_without_the_old_one() -> None:
+    e = make_engine()
+    assert e.submit(buy(100, 1), T0)
+    assert e.submit(buy(40, 2), T0)  # 140 working of a 150 position limit
+    assert e.check_replace(2, REF - 1, 50, T0)  # 100 + 50
+    refused = e.check_replace(2, REF - 1, 51, T0)
+    assert not refused and refused.reason == "position_limit"
+    assert e.check_replace(2, REF - 1, 101, T0).reason == "qty_above_max"
+    assert e.check_replace(2, REF + 200, 40, T0).reason == "price_band"
+    # Unknown to the engine: let through for the venue to answer.
+    assert e.check_replace(99, REF - 1, 40, T0)

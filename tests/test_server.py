@@ -166,6 +166,19 @@ def test_metrics_are_prometheus_text_with_real_figures(served: Served) -> None:
     threads = families["baconalgo_process_threads"].samples[0].value
     assert threads == pytest.approx(psutil.Process().num_threads(), abs=4)
     assert families["baconalgo_feed_messages"].samples[0].value == 41_249
+    # The adapter's connection health and the paper session's risk engine, as in /api/status.
+    feed = served.engine.status()["components"]["feed"]
+    for name in ("connects", "reconnects", "resyncs", "gaps", "snapshots", "handovers"):
+        assert families[f"baconalgo_adapter_{name}"].samples[0].value == feed[name], name
+    assert families["baconalgo_adapter_connects"].samples[0].value >= 1
+    reasons = {s.labels["reason"] for s in families["baconalgo_feed_rejected_by_reason"].samples}
+    assert reasons == set(feed["rejected_by_reason"])
+    wait_until(lambda: "risk" in (served.engine.status()["components"]["paper"] or {}))
+    risk = served.engine.status()["components"]["paper"]["risk"]
+    r = httpx.get(f"{served.url}/api/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    assert families["baconalgo_risk_state"].samples[0].value == 0  # active
+    assert families["baconalgo_risk_accepted"].samples[0].value >= risk["accepted"]
 
 
 def test_metrics_as_json_when_asked(served: Served) -> None:

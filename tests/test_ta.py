@@ -32,7 +32,7 @@ BARS = Path(__file__).resolve().parents[1] / "data" / "bars" / "btc_perp_1m_2022
 # TA-Lib's 25 functions: the input columns they take, in `talib`'s order.
 INPUTS: dict[str, tuple[str, ...]] = {
     **{f: ("close",) for f in ("SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "BBANDS")},
-    **{f: ("close",) for f in ("TRIMA", "T3")},
+    **{f: ("close",) for f in ("TRIMA", "T3", "MAMA")},
     **{f: ("close",) for f in ("STDDEV", "RSI", "MACD", "STOCHRSI", "ROC", "MOM")},
     **{f: ("high", "low", "close") for f in ("STOCH", "ADX", "PLUS_DI", "MINUS_DI", "CCI")},
     **{f: ("high", "low", "close") for f in ("WILLR", "TRANGE", "ATR", "NATR")},
@@ -60,8 +60,10 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         {},
         {"timeperiod": 2},
         {"timeperiod": 10, "nbdevup": 1.5, "nbdevdn": 2.5},
-        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 5, 6, 8)),
+        *({"timeperiod": 7, "matype": m} for m in (1, 2, 3, 4, 5, 6, 7, 8)),
         {"timeperiod": 8, "matype": 5},
+        # MAMA's lookback (32) is shorter than this window: the bands start with it.
+        {"timeperiod": 40, "matype": 7},
     ],
     "STDDEV": [{}, {"timeperiod": 2}, {"timeperiod": 20, "nbdev": 2.5}],
     "RSI": [{}, {"timeperiod": 2}, {"timeperiod": 30}],
@@ -78,12 +80,14 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
         {"slowk_matype": 1, "slowd_period": 4, "slowd_matype": 2},
         {"slowk_matype": 3, "slowd_matype": 6},
         {"slowk_matype": 5, "slowd_period": 4, "slowd_matype": 8},
+        {"slowk_matype": 7, "slowd_matype": 7},
     ],
     "STOCHRSI": [
         {},
         {"timeperiod": 9, "fastk_period": 3, "fastd_period": 3, "fastd_matype": 1},
         {"timeperiod": 9, "fastk_period": 5, "fastd_period": 4, "fastd_matype": 5},
         {"timeperiod": 9, "fastk_period": 5, "fastd_period": 3, "fastd_matype": 8},
+        {"timeperiod": 9, "fastk_period": 5, "fastd_period": 3, "fastd_matype": 7},
         {"timeperiod": 2, "fastk_period": 1, "fastd_period": 1},
     ],
     **{f: [{}, {"timeperiod": 2}, {"timeperiod": 30}] for f in ("ADX", "CCI", "MFI", "WILLR")},
@@ -93,6 +97,9 @@ PARAMS: dict[str, list[dict[str, Any]]] = {
     "TRANGE": [{}],
     **{f: [{}, {"timeperiod": 1}, {"timeperiod": 2}] for f in ("ATR", "NATR")},
     "OBV": [{}],
+    # Not bit for bit (TA-Lib's compiled library contracts some multiply-adds here), well
+    # inside 1e-9.
+    "MAMA": [{}, {"fastlimit": 0.9, "slowlimit": 0.1}, {"fastlimit": 0.3, "slowlimit": 0.01}],
 }
 
 CASES = [(f, p) for f, ps in PARAMS.items() for p in ps]
@@ -296,7 +303,7 @@ def test_period_ranges_are_talibs(f: str, name: str) -> None:
 )  # fmt: skip
 def test_unsupported_matype_raises_taerror_naming_it(f: str, param: str) -> None:
     cols = walk(100, 1)
-    for code in (7, 9, -1):
+    for code in (9, -1):
         with pytest.raises(ba.TaError, match=param) as info:
             ours(f, cols, {param: code})
         assert isinstance(info.value, ValueError) and isinstance(info.value, ba.BaconAlgoError)
@@ -520,7 +527,7 @@ def test_stream_reset_and_lookback() -> None:
     with pytest.raises(ba.TaError, match="timeperiod"):
         ta.stream.RSI(1)
     with pytest.raises(ba.TaError, match="slowd_matype"):
-        ta.stream.STOCH(slowd_matype=7)
+        ta.stream.STOCH(slowd_matype=9)
     assert repr(ta.stream.RSI).endswith("'baconalgo.ta.stream.RSI'>")
 
 
@@ -567,7 +574,25 @@ def test_multi_output_functions_write_into_out_arrays_1d_and_2d() -> None:
         ta.BBANDS(c, out=(c, np.empty(400), np.empty(400)))  # the input itself
 
 
-SINGLE_OUTPUT = [f for f in INPUTS if f not in ("BBANDS", "MACD", "STOCH", "STOCHRSI", "AROON")]
+def test_mama_limits_are_talibs() -> None:
+    cols = walk(200, 9)
+    for name in ("fastlimit", "slowlimit"):
+        for value in (0.0, 0.009, 0.01, 0.5, 0.99, 0.991, 1.0):
+            params = {name: value}
+            try:
+                want = theirs("MAMA", cols, params)
+            except Exception:
+                with pytest.raises(ba.TaError, match=name):
+                    ours("MAMA", cols, params)
+                with pytest.raises(ba.TaError, match=name):
+                    ta.stream.MAMA(**params)
+                continue
+            assert_close(ours("MAMA", cols, params), want, f"MAMA {params}")
+
+
+SINGLE_OUTPUT = [
+    f for f in INPUTS if f not in ("BBANDS", "MACD", "STOCH", "STOCHRSI", "AROON", "MAMA")
+]
 
 
 @pytest.mark.parametrize("f", SINGLE_OUTPUT)

@@ -1,12 +1,15 @@
 """Bars from trades (time, tick, volume, dollar), time bars from quotes (mid, bid or ask),
-resampling to higher timeframes, and live bars from trade events. Prices are in ticks and
-volumes in lots, as on the bus.
+resampling to higher timeframes, and live bars from trade or quote events. Prices are in
+ticks and volumes in lots, as on the bus.
 
 Time bars follow polars' ``group_by_dynamic(every, closed="left", label="left")``: a
 bar's window is ``[ts_open_ns, ts_close_ns)`` and windows without trades give no bar.
 On the bus a bar travels as four ``EventKind.BAR`` events (open, high, low, close; see
 ``baconalgo.bus``): ``LiveBars`` returns them ready to publish and ``from_events`` turns
-them back into columns.
+them back into columns. ``LiveBars(every_ns=..., quotes="mid")`` follows quote events
+instead of trades; a mid is carried in half ticks so that it stays exact, and its runs
+carry the ``HALF_TICKS`` flag (``from_events``'s ``half_ticks`` column says which bars to
+halve). A crossed live quote is skipped and counted (``skipped_quotes``).
 """
 
 from __future__ import annotations

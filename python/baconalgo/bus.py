@@ -17,7 +17,7 @@ instrument    u4      index into the instrument table
 kind          u1      an :class:`EventKind`
 side          u1      a :class:`Side`
 venue         u1      index into the venue table
-flags         u1      bit 0: last in batch, bit 1: snapshot, bit 2: final
+flags         u1      bit 0: last in batch, bit 1: snapshot, bit 2: final, bit 3: half ticks
 ============  ======  ==============================================================
 """
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,7 +36,7 @@ from baconalgo.adapters.replay_server import (
 )
 from baconalgo.bus import EventKind
 from baconalgo.config import REPO_ROOT, Config, RecorderConfig
-from baconalgo.errors import BaconAlgoError, BusClosed, ConfigError
+from baconalgo.errors import BaconAlgoError, BusClosed, BusFull, ConfigError
 from baconalgo.paper import PaperSession, resolve_strategy, settings_from
 from baconalgo.recorder import Recorder
 
@@ -81,10 +83,14 @@ class _PollerThread:
                 break
             if len(batch):
                 self.apply(batch)
+            self.idle()
         self.closed()
 
     def apply(self, batch: npt.NDArray[np.void]) -> None:
         raise NotImplementedError
+
+    def idle(self) -> None:
+        """After each poll (at least every 0.1 s), on the poller's thread."""
 
     def closed(self) -> None:
         """After the last batch."""
@@ -182,6 +188,13 @@ class PaperConsumer(_PollerThread):
         self._status: dict[str, Any] | None = None
         self._published = 0.0
         self._lock = threading.Lock()
+        # Operator actions (kill switch, risk reset) run on this thread, which owns the
+        # broker; RISK_STATE events wait here while the bus is full.
+        self._actions: queue.SimpleQueue[tuple[str, dict[str, Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._unpublished: list[npt.NDArray[np.void]] = []
+        self.risk_events_published = 0
 
     def _run(self) -> None:
         try:
@@ -204,8 +217,65 @@ class PaperConsumer(_PollerThread):
         if now - self._published >= 0.2:
             self._publish()
 
-    def closed(self) -> None:
+    def submit_action(self, action: str, **kw: Any) -> Future[Any]:
+        """Runs ``session.<action>(**kw)`` on the session's thread; the future holds its
+        result or exception (``RuntimeError`` once the session has ended)."""
+        done: Future[Any] = Future()
+        self._actions.put((action, kw, done))
+        if self.session is None and self._thread is not None and not self._thread.is_alive():
+            self._fail_actions()
+        return done
+
+    def idle(self) -> None:
+        while True:
+            try:
+                action, kw, done = self._actions.get_nowait()
+            except queue.Empty:
+                break
+            if not done.set_running_or_notify_cancel():
+                continue
+            if self.session is None or self.error is not None:
+                done.set_exception(RuntimeError(f"the paper session is not trading ({self.error})"))
+                continue
+            try:
+                done.set_result(getattr(self.session, action)(**kw))
+            except Exception as e:
+                done.set_exception(e)
+            self._publish()
+        self._publish_risk_events()
+
+    def _publish_risk_events(self) -> None:
+        """RISK_STATE events onto the bus for every other consumer (recorder, monitor); a
+        full ring keeps them for the next round instead of waiting on a ring this thread
+        itself drains."""
         if self.session is None:
+            return
+        events = self.session.take_risk_events()
+        if len(events):
+            self._unpublished.append(events)
+        while self._unpublished:
+            try:
+                self.bus.publish_batch(self._unpublished[0], block=False)
+            except BusFull:
+                return
+            except BusClosed:
+                self._unpublished.clear()
+                return
+            self.risk_events_published += len(self._unpublished.pop(0))
+
+    def _fail_actions(self) -> None:
+        while True:
+            try:
+                _, _, done = self._actions.get_nowait()
+            except queue.Empty:
+                return
+            if done.set_running_or_notify_cancel():
+                done.set_exception(RuntimeError("the paper session has ended"))
+
+    def closed(self) -> None:
+        self.idle()
+        if self.session is None:
+            self._fail_actions()
             return
         try:
             if self.error is None:
@@ -218,6 +288,7 @@ class PaperConsumer(_PollerThread):
         self.orders = self.session.broker.orders()
         # The Rust broker must be freed on the thread that made it.
         self.session = None
+        self._fail_actions()
 
     def _failed(self, e: BaseException) -> None:
         self.error = f"{type(e).__name__}: {e}"
@@ -408,6 +479,23 @@ class Engine:
 
     def uptime_seconds(self) -> float:
         return time.monotonic() - self.started_monotonic
+
+    def risk_action(self, action: str, timeout: float = 10.0, **kw: Any) -> dict[str, Any]:
+        """An operator's risk action on the paper session, run on the session's thread:
+        ``kill_switch`` (halt and cancel every working order) or ``reset_risk`` (back to
+        ACTIVE; ``rebase_peak``). Returns the outcome and the risk state after it; raises
+        ``LookupError`` without a paper session, ``RuntimeError`` once it has ended, and
+        what the action raised (``RiskError``, ``ResetRefused``)."""
+        if action not in ("kill_switch", "reset_risk"):
+            raise ValueError(f"unknown risk action {action!r}: kill_switch or reset_risk")
+        if self.paper is None:
+            raise LookupError("no paper session: [paper] enabled = false")
+        result = self.paper.submit_action(action, **kw).result(timeout)
+        status = self.paper.status()
+        out: dict[str, Any] = {"action": action, "risk": status.get("risk")}
+        if action == "kill_switch":
+            out["cancelled"] = result
+        return out
 
     def consumer_health(self) -> list[dict[str, Any]]:
         """Each consumer's counters plus `stalled`: events waiting and no progress for

@@ -13,9 +13,12 @@ market data, every order through the risk engine.
 
 Per batch one call goes to Rust (``PaperBroker.run``): the venue, the account, the risk
 engine and the order log are Rust; Python runs only the strategy's own callbacks
-(``on_trade``, ``on_quote``, ``on_book``, ``on_bar``, ``on_fill``, ``on_order_update``),
-and only those it overrides. The session clock is the exchange time of the market data,
-so the same events in the same order give the same fills, whatever the wall clock.
+(``on_trade``, ``on_quote``, ``on_book``, ``on_bar``, ``on_signal``, ``on_fill``,
+``on_order_update``), and only those it overrides. Subscribed signals are evaluated in
+Rust on each trade; a firing reaches ``on_signal`` after that trade's ``on_trade`` (and
+``on_bar`` when the trade closed a bar), before the next event. The session clock is the
+exchange time of the market data, so the same events in the same order give the same
+fills, whatever the wall clock.
 
 A ``PaperBroker`` belongs to the thread that made it: the engine's paper consumer builds
 the session on its own thread and publishes :meth:`PaperSession.status` snapshots for
@@ -33,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from baconalgo._core import PaperBroker
+from baconalgo._core import EVENT_DTYPE, PaperBroker
 from baconalgo.errors import ConfigError
+from baconalgo.risk import state_changes
 from baconalgo.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -184,16 +188,19 @@ class PaperSession:
             cb("on_fill"),
             cb("on_order_update"),
         )
+        self._on_signal = cb("on_signal")
         self.started = False
         self.stopped = False
+        # The risk engine's state changes, oldest first (RISK_STATE events, as published).
+        self.risk_events: list[npt.NDArray[np.void]] = []
+        self._risk_log: list[dict[str, Any]] = []
 
     def start(self) -> None:
         """Attaches the strategy, calls ``on_start`` and sends what it ordered."""
         self.strategy.attach(self.broker)
         self.strategy.on_start()
         self.started = True
-        _, _, _, _, on_fill, on_update = self._callbacks
-        PaperBroker.flush(self.broker, on_fill, on_update)
+        self._serve()
 
     def on_batch(self, batch: npt.NDArray[np.void]) -> None:
         """One batch of bus events through the venue and the strategy (Rust loop)."""
@@ -208,7 +215,46 @@ class PaperSession:
             on_fill,
             on_update,
             self.strategy.indicators,
+            self._on_signal,
         )
+        self._collect_risk_events()
+
+    def kill_switch(self) -> int:
+        """The operator's kill switch: halts trading in the risk engine and sends a cancel
+        for every working order now; returns how many. The venue confirms each after the
+        order latency and the strategy sees it in ``on_order_update``. Orders sent
+        afterwards are rejected (``halted``) until :meth:`reset_risk`. Raises
+        ``RiskError`` when the session has no risk engine (nothing is cancelled then)."""
+        n = self.broker.kill_switch()
+        self._serve()
+        return n
+
+    def reset_risk(self, *, rebase_peak: bool = False) -> None:
+        """Back to ACTIVE after the kill switch or a breaker. Raises ``ResetRefused`` naming
+        the breakers whose condition still holds (a drawdown holds until equity recovers,
+        or ``rebase_peak=True`` accepts it: equity now becomes the peak)."""
+        self.broker.reset_risk(rebase_peak=rebase_peak)
+        self._collect_risk_events()
+
+    def take_risk_events(self) -> npt.NDArray[np.void]:
+        """The RISK_STATE events not taken yet (for the bus), oldest first."""
+        self._collect_risk_events()
+        events = np.concatenate(self.risk_events) if self.risk_events else np.empty(0, EVENT_DTYPE)
+        self.risk_events = []
+        return events
+
+    def _serve(self) -> None:
+        _, _, _, _, on_fill, on_update = self._callbacks
+        PaperBroker.flush(self.broker, on_fill, on_update)
+        self._collect_risk_events()
+
+    def _collect_risk_events(self) -> None:
+        events = self.broker.take_risk_events()
+        if len(events):
+            self.risk_events.append(events)
+            self._risk_log = (self._risk_log + state_changes(events))[-self._RISK_LOG :]
+
+    _RISK_LOG = 50
 
     def stop(self) -> None:
         """Calls ``on_stop`` once; orders still working stay as they are (no fills come)."""
@@ -221,9 +267,10 @@ class PaperSession:
         for ``/api/status`` (call on the session's thread)."""
         b = self.broker
         bid, ask = b.quote()
-        orders = b.orders()
-        n = len(orders["client_order_id"])
-        keep = range(max(0, n - self.settings.status_orders), n)
+        # The newest only: a live session's order log grows all day.
+        orders = b.orders(last=self.settings.status_orders)
+        risk = b.risk()
+        keep = range(len(orders["client_order_id"]))
         recent = [
             {
                 "client_order_id": int(orders["client_order_id"][i]),
@@ -266,7 +313,7 @@ class PaperSession:
             "orders": recent,
             "counters": b.counters(),
             "rejects": b.rejects(),
-            "risk": b.risk(),
+            "risk": None if risk is None else {**risk, "changes": list(self._risk_log)},
         }
 
     def summary(self) -> str:
@@ -289,6 +336,13 @@ class PaperSession:
         rejects = b.rejects()
         if rejects:
             lines.append("  rejects: " + ", ".join(f"{k} x{v}" for k, v in sorted(rejects.items())))
+        risk = b.risk()
+        if risk is not None and (risk["state"] != "active" or self._risk_log):
+            line = f"  risk state {risk['state']}"
+            if self._risk_log:
+                steps = (f"{c['to']} ({c['reason']})" for c in self._risk_log)
+                line += "; changes: " + ", ".join(steps)
+            lines.append(line)
         open_orders = b.open_orders()
         if open_orders:
             lines.append(f"  {len(open_orders)} orders still working at the end")

@@ -113,6 +113,26 @@ for _enum, _table in (
         raise ImportError(f"baconalgo.risk.{_enum.__name__} is out of step with the compiled core")
 
 
+_NO_INSTRUMENT = 2**32 - 1
+
+
+def state_changes(events: npt.NDArray[np.void]) -> list[dict[str, Any]]:
+    """RISK_STATE events (``RiskEngine.take_events``, a broker's ``take_risk_events``) as
+    plain records: time, previous and new state, reason, and the instrument that tripped a
+    per-instrument breaker (None otherwise)."""
+    return [
+        {
+            "ts_ns": int(e["ts_event_ns"]),
+            "seq": int(e["seq"]),
+            "from": TradingState(int(e["price_ticks"])).name.lower(),
+            "to": TradingState(int(e["qty_lots"])).name.lower(),
+            "reason": StateReason(int(e["aux"])).name.lower(),
+            "instrument": None if int(e["instrument"]) == _NO_INSTRUMENT else int(e["instrument"]),
+        }
+        for e in events
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class InstrumentSpec:
     """What the engine needs to value an instrument: its venue and the quote currency per
@@ -436,6 +456,7 @@ __all__ = [
     "portfolio_returns",
     "portfolio_var",
     "rolling_var_historical",
+    "state_changes",
     "status",
     "var_cornish_fisher",
     "var_exceptions",

@@ -16,6 +16,10 @@ NATR, ADX, CCI, WILLR (TA-Lib's definitions, on the timeframe's bars). A rule is
 (``min_votes``) or ``weighted`` (the confluence score, true rules' weight over all weight,
 at least ``threshold``). The signal fires when the fused condition becomes true.
 
+A strategy subscribes to signals in ``on_start`` with ``self.subscribe_signal(Signal(...))``;
+the runner then evaluates them in Rust (on trades in paper sessions and ``run_market``, on
+bars in bar backtests) and calls ``on_signal`` with a ``SignalFired`` per firing.
+
 Signals can also be defined in TOML::
 
     [signal]
@@ -49,9 +53,12 @@ _UNITS_NS = {
 _SERIES = re.compile(r"^([A-Za-z_]+)(?:\((\d+)\))?@(\d+)([smhd])$")
 _RULE = re.compile(r"^\s*(\S+)\s*(<=|>=|<|>)\s*(\S+)\s*(?:\*\s*([0-9.]+))?\s*$")
 _SIDES = {"none": 0, "buy": 1, "sell": 2}
+_RULE_AT_FAULT = re.compile(r"^rule (\d+):")
 
 SeriesSpec = tuple[str, int, int]
 RuleSpec = tuple[SeriesSpec, str, SeriesSpec | None, float, float]
+#: What a runner's broker takes to evaluate a signal (``Signal.definition()``).
+SignalDefinition = tuple[list[RuleSpec], str, int, float, int, int, list[str]]
 
 
 def parse_series(text: str) -> SeriesSpec:
@@ -91,15 +98,49 @@ class Signal:
     ) -> None:
         if side not in _SIDES:
             raise ValueError(f"side must be one of {sorted(_SIDES)}, got {side!r}")
+        if isinstance(rules, str):
+            raise TypeError("rules must be a list of rule strings, not one string")
         self.rules = list(rules)
-        self._engine = SignalEngine(
-            [parse_rule(r) for r in self.rules],
-            fusion,
-            min_votes,
-            threshold,
-            _SIDES[side],
-            price_scale,
-            signal_id,
+        self.fusion = fusion
+        self.min_votes = min_votes
+        self.threshold = threshold
+        self.side = side
+        self.signal_id = signal_id
+        self._parsed = [parse_rule(r) for r in self.rules]
+        try:
+            self._engine = SignalEngine(
+                self._parsed,
+                fusion,
+                min_votes,
+                threshold,
+                _SIDES[side],
+                price_scale,
+                signal_id,
+            )
+        except ValueError as e:
+            at = _RULE_AT_FAULT.match(str(e))
+            if at is None or int(at[1]) >= len(self.rules):
+                raise
+            raise ValueError(f"{e} (rule {self.rules[int(at[1])]!r})") from None
+
+    def definition(self) -> SignalDefinition:
+        """What a runner's broker needs to evaluate this signal itself (its
+        ``add_signal`` argument): parsed rules, fusion, min_votes, threshold, side code,
+        signal id and the rule texts (for error messages)."""
+        return (
+            self._parsed,
+            self.fusion,
+            self.min_votes,
+            self.threshold,
+            _SIDES[self.side],
+            self.signal_id,
+            self.rules,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Signal({self.rules!r}, fusion={self.fusion!r}, side={self.side!r}, "
+            f"signal_id={self.signal_id})"
         )
 
     def on_events(self, events: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
@@ -161,4 +202,4 @@ def records(runs: npt.NDArray[np.void]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["Signal", "from_toml", "parse_rule", "parse_series", "records"]
+__all__ = ["Signal", "SignalDefinition", "from_toml", "parse_rule", "parse_series", "records"]

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
-from baconalgo._core import Bar, Indicator, OrderUpdate
+from baconalgo._core import Bar, Indicator, OrderUpdate, SignalFired
+from baconalgo.signal import Signal, SignalDefinition
 
 
 class OpenOrder(NamedTuple):
@@ -80,6 +81,14 @@ class Broker(Protocol):
     def quote(self) -> tuple[float, float]: ...
     def open_orders(self) -> list[tuple[int, str, float, float, float, str]]: ...
     def max_buy_qty(self) -> float: ...
+    def kill_switch(self) -> int: ...
+
+
+class SignalBroker(Broker, Protocol):
+    """A broker that evaluates signals for its strategy (both backtest brokers and the
+    paper broker are): ``subscribe_signal`` hands it the signal's definition."""
+
+    def add_signal(self, definition: SignalDefinition) -> None: ...
 
 
 class StrategyNotAttached(RuntimeError):
@@ -107,7 +116,8 @@ class Strategy:
     ``on_book(book)``, ``on_signal(signal)``, ``on_fill(update)``,
     ``on_order_update(update)``, ``on_stop()``. Which market-data callbacks are called
     depends on the runner's data: a bar backtest calls ``on_bar``; a paper or live
-    session also trades, quotes, books and signals.
+    session also trades, quotes and books. ``on_signal`` is called by every runner for
+    the signals subscribed with :meth:`subscribe_signal`.
 
     In a backtest ``bar`` is one object updated in place every bar: keep ``bar.copy()``
     if you need it after the call.
@@ -115,6 +125,7 @@ class Strategy:
 
     _broker: Any = _Detached()
     _indicators: list[Indicator] | None = None
+    _signals: list[Signal] | None = None
 
     # ------------------------------------------------------------------ runner side
 
@@ -141,6 +152,13 @@ class Strategy:
             self._indicators = []
         return self._indicators
 
+    @property
+    def signals(self) -> list[Signal]:
+        """The signals subscribed with :meth:`subscribe_signal`, in order."""
+        if self._signals is None:
+            self._signals = []
+        return self._signals
+
     def overrides(self, name: str) -> bool:
         """Whether this strategy overrides callback ``name`` (runners skip the others)."""
         return getattr(type(self), name, None) is not getattr(Strategy, name, None)
@@ -162,8 +180,12 @@ class Strategy:
     def on_book(self, book: Any) -> None:
         """The order book changed (paper / live / L2 data)."""
 
-    def on_signal(self, signal: Any) -> None:
-        """A signal fired (``baconalgo.signal`` rules)."""
+    def on_signal(self, signal: SignalFired) -> None:
+        """A subscribed signal fired (:meth:`subscribe_signal`): ``signal.signal_id``,
+        ``ts_ns`` (the end of the bar that made it true), ``instrument``, ``side``,
+        ``score``, ``price`` and ``rules`` (each rule's ``(holds, left, right)``). Called
+        right after the market callbacks of the trade or bar that fired it; orders sent
+        here are served at once, like those of any callback."""
 
     def on_fill(self, fill: OrderUpdate) -> None:
         """One of our orders traded (``fill.qty`` at ``fill.price``, ``fill.fee``)."""
@@ -203,6 +225,13 @@ class Strategy:
         for o in self._broker.open_orders():
             self._broker.cancel(o[0])
 
+    def kill_switch(self) -> int:
+        """Halts trading in the risk engine and cancels every working order; returns how
+        many cancels went out. Orders sent afterwards are rejected (``halted``) until the
+        operator resets the risk engine. Raises ``RiskError`` when the runner has no risk
+        engine."""
+        return int(self._broker.kill_switch())
+
     def replace(
         self, client_order_id: int, price: float | None = None, qty: float | None = None
     ) -> None:
@@ -216,6 +245,31 @@ class Strategy:
         handle = Indicator(indicator, list(inputs) or ["close"])
         self.indicators.append(handle)
         return handle
+
+    def subscribe_signal(self, signal: Signal) -> int:
+        """Has the runner evaluate ``signal`` (a :class:`baconalgo.signal.Signal`) in Rust
+        and call ``on_signal`` each time it fires; returns its ``signal_id`` (unique per
+        strategy). Call it in ``on_start``. Paper sessions and ``run_market`` feed it the
+        instrument's trades; bar backtests feed it the data's bars, so each rule timeframe
+        must be a whole number of them (``RSI(14)@1h`` on 1-minute bars, not ``@30s``).
+        The signal's own ``price_scale`` is replaced by the instrument's tick size."""
+        if not isinstance(signal, Signal):
+            raise TypeError(
+                f"subscribe_signal takes a baconalgo.signal.Signal, got {type(signal).__name__}"
+            )
+        if not self.attached:
+            raise StrategyNotAttached(
+                "strategy.subscribe_signal: no runner has attached this strategy yet "
+                "(call it from on_start)"
+            )
+        if not hasattr(self._broker, "add_signal"):
+            raise TypeError(
+                f"this runner's broker ({type(self._broker).__name__}) does not evaluate signals"
+            )
+        broker: SignalBroker = self._broker
+        broker.add_signal(signal.definition())
+        self.signals.append(signal)
+        return signal.signal_id
 
     # ------------------------------------------------------------------ state
 
@@ -260,6 +314,8 @@ __all__ = [
     "OpenOrder",
     "OrderUpdate",
     "Quote",
+    "SignalBroker",
+    "SignalFired",
     "Strategy",
     "StrategyAlreadyAttached",
     "StrategyNotAttached",

@@ -15,15 +15,20 @@ provider quotes ``close x (1 -/+ slippage)``, resting orders that the quote cros
 at their price (maker), the registered indicators are fed, ``on_bar`` is called, and the
 orders it sends trade against the quote (taker) before the next bar. Market orders so
 execute at the close of the bar that decided them, as in vectorbt's ``from_signals``.
+Signals the strategy subscribed (``subscribe_signal``) are evaluated in Rust on each bar;
+each firing reaches ``on_signal`` right after that bar's ``on_bar``.
 Bars stream in chunks of ``chunk_bars``; the result holds one row per bar.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import polars as pl
 
 from baconalgo import _core
@@ -49,7 +54,8 @@ class BacktestConfig:
     quotes stand away from it; ``liquidity`` the quantity each quote offers (None:
     unlimited); ``fill`` when a resting order fills within a bar: ``"close"`` (against
     the close quotes, vectorbt's convention), ``"touch"`` (the bar's low reaches a buy,
-    its high a sell) or ``"trade_through"`` (the bar traded beyond the price)."""
+    its high a sell) or ``"trade_through"`` (the bar traded beyond the price);
+    ``bar_seconds`` what each bar spans (for signals; None infers it from the data)."""
 
     init_cash: float = 10_000.0
     tick_size: float = 0.01
@@ -60,6 +66,9 @@ class BacktestConfig:
     liquidity: float | None = None
     chunk_bars: int = 65_536
     fill: Literal["close", "touch", "trade_through"] = "close"
+    #: What each bar spans, for the strategy's signals (None: the smallest step between
+    #: the timestamps of the first chunk).
+    bar_seconds: float | None = None
 
     def broker(self, risk: RiskConfig | None = None) -> _core.BarBroker:
         """A fresh simulated venue for one run."""
@@ -117,6 +126,20 @@ class EmaCrossRule:
     slow: int = 50
 
 
+def _bar_ns(first: BarChunk | None, bar_seconds: float | None) -> int | None:
+    """The data's bar timeframe: ``bar_seconds``, else the smallest step between the
+    first chunk's timestamps (None when it has fewer than two bars)."""
+    if bar_seconds is not None:
+        if not (math.isfinite(bar_seconds) and bar_seconds > 0):
+            raise ValueError(f"bar_seconds must be > 0, got {bar_seconds}")
+        return round(bar_seconds * 1e9)
+    if first is None or len(first) < 2:
+        return None
+    steps = np.diff(first.ts_ns.astype(np.int64))
+    steps = steps[steps > 0]
+    return int(steps.min()) if len(steps) else None
+
+
 def _total(data: Any) -> int | None:
     if isinstance(data, pl.DataFrame):
         return data.height
@@ -160,11 +183,18 @@ def run(
             bar.update(len(c))
         name = f"EmaCrossRule({strategy.fast}, {strategy.slow}) in Rust"
     elif isinstance(strategy, Strategy):
+        # Signals subscribed in on_start need the bars' timeframe: read it off the first
+        # chunk before the strategy starts.
+        first = next(chunks, None)
+        bar_ns = _bar_ns(first, cfg.bar_seconds)
+        if bar_ns is not None:
+            broker.set_bar_timeframe(bar_ns)
         strategy.attach(broker)
         strategy.on_start()
         on_fill = strategy.on_fill if strategy.overrides("on_fill") else None
         on_update = strategy.on_order_update if strategy.overrides("on_order_update") else None
-        for c in chunks:
+        on_signal = strategy.on_signal if strategy.overrides("on_signal") else None
+        for c in itertools.chain([first] if first is not None else [], chunks):
             if ann != ann:
                 ann = ann_factor(c.ts_ns)
             _core.BarBroker.run(
@@ -179,6 +209,7 @@ def run(
                 c.low,
                 c.close,
                 c.volume,
+                on_signal,
             )
             bar.update(len(c))
         strategy.on_stop()

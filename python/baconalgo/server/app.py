@@ -1,4 +1,5 @@
-"""Starlette app: ``/api/health``, ``/api/status`` and ``/api/metrics`` over a running engine.
+"""Starlette app: ``/api/health``, ``/api/status`` and ``/api/metrics`` over a running engine,
+and the operator's ``POST /api/risk/kill_switch`` and ``POST /api/risk/reset``.
 
 Every figure is read at request time from the engine (bus counters, feed counters) or
 from the operating system through psutil; nothing is cached or made up.
@@ -21,9 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from baconalgo.errors import BaconAlgoError
+
 log = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# POST /api/risk/<name>: the engine's risk actions.
+_RISK_ACTIONS = {"kill_switch": "kill_switch", "reset": "reset_risk"}
 
 
 class StatusSource(Protocol):
@@ -31,6 +36,7 @@ class StatusSource(Protocol):
 
     def health(self) -> dict[str, Any]: ...
     def status(self) -> dict[str, Any]: ...
+    def risk_action(self, action: str, timeout: float = ..., **kw: Any) -> dict[str, Any]: ...
 
 
 class _SystemSampler:
@@ -96,7 +102,43 @@ def _metrics(source: StatusSource, system: _SystemSampler) -> dict[str, Any]:
             "events_total": feed["events"],
             "rejected_total": feed["rejected"],
         },
+        "feed_rejected_by_reason": dict(feed.get("rejected_by_reason", {})),
+        "adapter": {f"{k}_total": feed[k] for k in _ADAPTER_COUNTERS if k in feed},
         "paper": _paper_metrics(status["components"].get("paper")),
+        "risk": _risk_metrics(status["components"].get("paper")),
+    }
+
+
+# The adapter's connection-health counters (status `components.feed`), as help texts.
+_ADAPTER_COUNTERS = {
+    "connects": "websocket connections opened",
+    "reconnects": "reconnections after a drop",
+    "proactive_reconnects": "connections renewed before the venue's limit",
+    "handovers": "connections handed over to a new one without a gap",
+    "handover_duplicates": "messages seen on both connections during a handover, dropped",
+    "resyncs": "book resynchronisations (gap or checksum mismatch)",
+    "gaps": "sequence gaps detected",
+    "checksum_mismatches": "book checksums that did not match the venue's",
+    "snapshots": "book snapshots applied",
+    "venue_errors": "error replies from the venue",
+    "keepalive_pings": "keepalive pings sent",
+    "keepalive_timeouts": "connections dropped for a missed keepalive",
+}
+
+_TRADING_STATES = {"active": 0, "reducing": 1, "halted": 2}
+
+
+def _risk_metrics(paper: dict[str, Any] | None) -> dict[str, Any]:
+    """The paper session's risk engine: state, accepted, rejected by reason (empty
+    without one)."""
+    risk = (paper or {}).get("risk")
+    if not risk:
+        return {}
+    return {
+        "state": _TRADING_STATES[risk["state"]],
+        "accepted_total": risk["accepted"],
+        "rejected_total": dict(risk["rejected"]),
+        "tripped_breakers": len(risk.get("tripped", [])),
     }
 
 
@@ -172,6 +214,20 @@ class _EngineCollector:
             f = CounterMetricFamily(f"baconalgo_feed_{key[:-6]}", help_text)
             f.add_metric([], m["feed"][key])
             yield f
+        by_reason = CounterMetricFamily(
+            "baconalgo_feed_rejected_by_reason",
+            "market data messages rejected, by reason",
+            labels=["reason"],
+        )
+        for reason, n in m["feed_rejected_by_reason"].items():
+            by_reason.add_metric([reason], n)
+        yield by_reason
+        for key, value in m["adapter"].items():
+            name = key.removesuffix("_total")
+            f = CounterMetricFamily(f"baconalgo_adapter_{name}", _ADAPTER_COUNTERS[name])
+            f.add_metric([], value)
+            yield f
+        yield from _risk_families(m["risk"])
         for name, value in m["paper"].items():
             help_text = f"paper trading: {name.removesuffix('_total').replace('_', ' ')}"
             if name.endswith("_total"):
@@ -180,6 +236,28 @@ class _EngineCollector:
                 yield c
             else:
                 yield GaugeMetricFamily(f"baconalgo_paper_{name}", help_text, value=value)
+
+
+def _risk_families(risk: dict[str, Any]) -> Iterator[Metric]:
+    if not risk:
+        return
+    yield GaugeMetricFamily(
+        "baconalgo_risk_state",
+        "trading state: 0 active, 1 reducing, 2 halted",
+        value=risk["state"],
+    )
+    yield GaugeMetricFamily(
+        "baconalgo_risk_tripped_breakers", "breakers tripped now", value=risk["tripped_breakers"]
+    )
+    accepted = CounterMetricFamily("baconalgo_risk_accepted", "orders the risk engine passed")
+    accepted.add_metric([], risk["accepted_total"])
+    yield accepted
+    rejected = CounterMetricFamily(
+        "baconalgo_risk_rejected", "orders the risk engine refused, by reason", labels=["reason"]
+    )
+    for reason, n in risk["rejected_total"].items():
+        rejected.add_metric([reason], n)
+    yield rejected
 
 
 def _wants_json(request: Request) -> bool:
@@ -207,11 +285,36 @@ def create_app(source: StatusSource) -> Starlette:
         body = await asyncio.to_thread(generate_latest, registry)
         return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
+    async def risk_action(request: Request) -> JSONResponse:
+        action = _RISK_ACTIONS.get(request.path_params["action"])
+        if action is None:
+            return JSONResponse(
+                {"error": f"unknown risk action; POST one of {sorted(_RISK_ACTIONS)}"},
+                status_code=404,
+            )
+        rebase_peak = request.query_params.get("rebase_peak", "false").lower() in ("1", "true")
+        kw = {"rebase_peak": rebase_peak} if action == "reset_risk" else {}
+        try:
+            out = await asyncio.to_thread(source.risk_action, action, **kw)
+        except LookupError as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except (BaconAlgoError, RuntimeError, TimeoutError) as e:
+            # Refused (no risk engine, a breaker's condition still holds, session over).
+            body: dict[str, Any] = {"error": str(e), "type": type(e).__name__}
+            reasons = getattr(e, "reasons", None)
+            if reasons is not None:
+                body["reasons"] = list(reasons)
+            return JSONResponse(body, status_code=409)
+        log.warning("operator risk action", extra={"action": action, **out})
+        return JSONResponse(out)
+
     return Starlette(
         routes=[
             Route("/api/health", health),
             Route("/api/status", status),
             Route("/api/metrics", metrics),
+            # The operator's kill switch and the way back to ACTIVE (POST: they act).
+            Route("/api/risk/{action:str}", risk_action, methods=["POST"]),
         ]
     )
 

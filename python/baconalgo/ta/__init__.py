@@ -1,7 +1,7 @@
 """Technical indicators: TA-Lib's functions, computed by the Rust core (``baconalgo_core::ta``).
 
 Drop-in for the ``talib`` function API: the same names, parameter names, defaults and
-output order (tuples for BBANDS, MACD, STOCH, STOCHRSI and AROON), and the same values as
+output order (tuples for BBANDS, MACD, STOCH, STOCHRSI, AROON and MAMA), and the same values as
 TA-Lib 0.8 to within 1e-9 relative (bit for bit on the reference data), NaN where TA-Lib
 gives NaN. Parameter ranges are TA-Lib's; a rejected parameter raises
 :class:`~baconalgo.errors.TaError` (a ``ValueError``) naming it.
@@ -26,7 +26,7 @@ Leading NaNs
     ``ValueError`` rather than being transposed (a whole universe copied) silently.
 
 Outputs into the caller's arrays
-    The multi-output functions (BBANDS, MACD, STOCH, STOCHRSI, AROON) take ``out=``: a
+    The multi-output functions (BBANDS, MACD, STOCH, STOCHRSI, AROON, MAMA) take ``out=``: a
     tuple of float64 arrays of the inputs' shape (C-contiguous for a series,
     Fortran-ordered for a matrix), written in place and returned, so a loop over many calls
     allocates nothing. An output that is also an input raises ``ValueError``.
@@ -52,6 +52,7 @@ from baconalgo._core import (
     EMA,
     KAMA,
     MACD,
+    MAMA,
     MFI,
     MINUS_DI,
     MOM,
@@ -78,8 +79,9 @@ from baconalgo.ta import stream
 
 
 class MAType(IntEnum):
-    """TA-Lib's ``matype`` codes (BBANDS, STOCH, STOCHRSI); MAMA (7) is not implemented
-    and raises :class:`TaError`. T3 uses TA-Lib's default volume factor 0.7."""
+    """TA-Lib's ``matype`` codes (BBANDS, STOCH, STOCHRSI). T3 uses TA-Lib's default volume
+    factor 0.7 and MAMA its limits 0.5 / 0.05 (the period only makes 1 a copy), as
+    ``TA_MA`` does."""
 
     SMA = 0
     EMA = 1
@@ -88,15 +90,17 @@ class MAType(IntEnum):
     TEMA = 4
     TRIMA = 5
     KAMA = 6
+    MAMA = 7
     T3 = 8
 
 
 FUNCTIONS: tuple[str, ...] = (
     "SMA", "EMA", "WMA", "DEMA", "TEMA", "KAMA", "BBANDS", "STDDEV", "RSI", "MACD", "STOCH",
     "STOCHRSI", "ADX", "PLUS_DI", "MINUS_DI", "CCI", "MFI", "WILLR", "ROC", "MOM", "AROON",
-    "TRANGE", "ATR", "NATR", "OBV", "VWAP", "VWAP_ROLLING", "TRIMA", "T3",
+    "TRANGE", "ATR", "NATR", "OBV", "VWAP", "VWAP_ROLLING", "TRIMA", "T3", "MAMA",
 )  # fmt: skip
-"""Every indicator function of this module: TA-Lib's 25, the two VWAPs, then TRIMA and T3."""
+"""Every indicator function of this module: TA-Lib's 25, the two VWAPs, then TRIMA, T3 and
+MAMA."""
 
 __all__ = [
     "ADX",
@@ -109,6 +113,7 @@ __all__ = [
     "FUNCTIONS",
     "KAMA",
     "MACD",
+    "MAMA",
     "MFI",
     "MINUS_DI",
     "MOM",

@@ -31,6 +31,7 @@ from baconalgo._core import DEMAStream as DEMA
 from baconalgo._core import EMAStream as EMA
 from baconalgo._core import KAMAStream as KAMA
 from baconalgo._core import MACDStream as MACD
+from baconalgo._core import MAMAStream as MAMA
 from baconalgo._core import MFIStream as MFI
 from baconalgo._core import MINUS_DIStream as MINUS_DI
 from baconalgo._core import MOMStream as MOM
@@ -62,6 +63,7 @@ __all__ = [
     "EMA",
     "KAMA",
     "MACD",
+    "MAMA",
     "MFI",
     "MINUS_DI",
     "MOM",

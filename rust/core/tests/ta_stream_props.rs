@@ -261,9 +261,10 @@ fn bad_parameters_and_lengths_are_errors() {
         Err(TaError::LengthMismatch { name: "out", .. })
     ));
     assert!(matches!(
-        MaType::from_code(7),
-        Err(TaError::UnsupportedMaType(7))
+        MaType::from_code(9),
+        Err(TaError::UnsupportedMaType(9))
     ));
+    assert_eq!(MaType::from_code(7), Ok(MaType::Mama));
     let mut out = [0.0; 3];
     assert!(matches!(
         matrix::sma_2d(&x, 2, 2, &mut out),

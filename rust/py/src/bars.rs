@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use baconalgo_core::bars::{
     build_bars, build_quote_bars, resample_bars, BarSpec, BarsError, InstrumentBars, QuotePrice,
 };
-use baconalgo_core::model::{Bar, Event};
+use baconalgo_core::model::{flags, Bar, Event};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -72,11 +72,15 @@ fn run_events<'py>(
     py: Python<'py>,
     bars: &[Bar],
     ts_recv_ns: u64,
+    extra_flags: u8,
 ) -> Bound<'py, PyArray1<PyEvent>> {
     let events: Vec<PyEvent> = bars
         .iter()
         .flat_map(|b| b.to_events(ts_recv_ns))
-        .map(PyEvent)
+        .map(|mut e| {
+            e.flags |= extra_flags;
+            PyEvent(e)
+        })
         .collect();
     PyArray1::from_vec(py, events)
 }
@@ -109,6 +113,17 @@ fn build<'py>(
     columns(py, &bars)
 }
 
+fn quote_price(price: &str) -> PyResult<QuotePrice> {
+    match price {
+        "mid" => Ok(QuotePrice::Mid),
+        "bid" => Ok(QuotePrice::Bid),
+        "ask" => Ok(QuotePrice::Ask),
+        other => Err(PyValueError::new_err(format!(
+            "price must be 'mid', 'bid' or 'ask', got {other:?}"
+        ))),
+    }
+}
+
 /// Time bars from time-ordered quotes; `price` is "mid" (prices in half ticks), "bid" or
 /// "ask". Columns as `build`, with `trades` counting quotes.
 #[pyfunction]
@@ -122,16 +137,7 @@ fn build_quotes<'py>(
     offset_ns: u64,
     price: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let price = match price {
-        "mid" => QuotePrice::Mid,
-        "bid" => QuotePrice::Bid,
-        "ask" => QuotePrice::Ask,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "price must be 'mid', 'bid' or 'ask', got {other:?}"
-            )))
-        }
-    };
+    let price = quote_price(price)?;
     let (ts, bid, ask) = (
         slice(&ts_ns, "ts_ns")?,
         slice(&bid_ticks, "bid_ticks")?,
@@ -195,31 +201,67 @@ fn resample<'py>(
     columns(py, &out)
 }
 
-/// Live bars for every instrument from trade events; returns closed bars as bar event
-/// runs (`EVENT_DTYPE`, four events a bar) ready to publish.
+/// Live bars for every instrument from trade or quote events; returns closed bars as bar
+/// event runs (`EVENT_DTYPE`, four events a bar) ready to publish.
 #[pyclass(module = "baconalgo._core", name = "LiveBars")]
 pub struct PyLiveBars {
     inner: Mutex<InstrumentBars>,
+    /// `flags::HALF_TICKS` on every run of quote-mid bars.
+    flags: u8,
 }
 
 #[pymethods]
 impl PyLiveBars {
+    /// `quotes`: time bars of quote events following their "mid", "bid" or "ask"
+    /// instead of trades (mid bars carry half ticks and the HALF_TICKS flag).
     #[new]
-    #[pyo3(signature = (*, every_ns = None, offset_ns = 0, trades = None, volume_lots = None, notional = None))]
+    #[pyo3(signature = (*, every_ns = None, offset_ns = 0, trades = None, volume_lots = None, notional = None, quotes = None))]
     fn new(
         every_ns: Option<u64>,
         offset_ns: u64,
         trades: Option<u64>,
         volume_lots: Option<i64>,
         notional: Option<i128>,
+        quotes: Option<&str>,
     ) -> PyResult<Self> {
         let spec = spec(every_ns, offset_ns, trades, volume_lots, notional)?;
+        let inner =
+            match (quotes, spec) {
+                (None, _) => InstrumentBars::new(spec),
+                (
+                    Some(q),
+                    BarSpec::Time {
+                        every_ns,
+                        offset_ns,
+                    },
+                ) => InstrumentBars::from_quotes(every_ns, offset_ns, quote_price(q)?),
+                (Some(_), _) => return Err(PyValueError::new_err(
+                    "bars of quotes are time bars: give every_ns, not trades/volume_lots/notional",
+                )),
+            }
+            .map_err(bars_err)?;
+        let flags = if inner.half_ticks() {
+            flags::HALF_TICKS
+        } else {
+            0
+        };
         Ok(PyLiveBars {
-            inner: Mutex::new(InstrumentBars::new(spec).map_err(bars_err)?),
+            inner: Mutex::new(inner),
+            flags,
         })
     }
 
-    /// Feeds a batch of events (trades are used, others ignored); returns the bars closed.
+    /// Quotes left out because they were crossed (ask below bid).
+    #[getter]
+    fn skipped_quotes(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .skipped_quotes()
+    }
+
+    /// Feeds a batch of events (trades, or quotes for quote bars; others are ignored);
+    /// returns the bars closed.
     #[pyo3(signature = (events, ts_recv_ns = 0))]
     fn on_events<'py>(
         &self,
@@ -236,7 +278,7 @@ impl PyLiveBars {
                 .unwrap_or_else(|e| e.into_inner())
                 .on_events(input, &mut closed)
         });
-        Ok(run_events(py, &closed, ts_recv_ns))
+        Ok(run_events(py, &closed, ts_recv_ns, self.flags))
     }
 
     /// Closes every time bar whose window ended by `now_ns`.
@@ -252,7 +294,7 @@ impl PyLiveBars {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .close_until(now_ns, &mut closed);
-        run_events(py, &closed, ts_recv_ns)
+        run_events(py, &closed, ts_recv_ns, self.flags)
     }
 
     /// The bars still open, one per instrument, as event runs (not marked final).
@@ -262,7 +304,7 @@ impl PyLiveBars {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .partial();
-        run_events(py, &partial, 0)
+        run_events(py, &partial, 0, self.flags)
     }
 }
 
@@ -292,7 +334,13 @@ fn from_events<'py>(
             })
         })
         .collect::<PyResult<Vec<Bar>>>()?;
-    columns(py, &bars)
+    let d = columns(py, &bars)?;
+    let half: Vec<bool> = input
+        .chunks(4)
+        .map(|run| run[0].flags & flags::HALF_TICKS != 0)
+        .collect();
+    d.set_item("half_ticks", half.into_pyarray(py))?;
+    Ok(d)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

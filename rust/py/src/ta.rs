@@ -350,7 +350,7 @@ fn matype(py: Python<'_>, name: &str, value: i64) -> PyResult<MaType> {
             py,
             format!(
                 "parameter `{name}` = {value}: moving-average type not supported \
-                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 8 T3)"
+                 (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3)"
             ),
         )
     })
@@ -595,6 +595,22 @@ fn aroon<'py>(
     compute!(py, [high, low], 2, out = out.as_ref(), |i, o| {
         let [down, up] = outs_n::<2>(o)?;
         ta::aroon_into(i[0], i[1], p, down, up)
+    })
+}
+
+/// MESA adaptive moving average: (mama, fama).
+#[pyfunction(name = "MAMA")]
+#[pyo3(signature = (real, fastlimit = 0.5, slowlimit = 0.05, *, out = None))]
+fn mama<'py>(
+    py: Python<'py>,
+    real: Bound<'py, PyAny>,
+    fastlimit: f64,
+    slowlimit: f64,
+    out: Option<Bound<'py, PyAny>>,
+) -> Out<'py> {
+    compute!(py, [real], 2, out = out.as_ref(), |i, o| {
+        let [m, f] = outs_n::<2>(o)?;
+        ta::mama_into(i[0], fastlimit, slowlimit, m, f)
     })
 }
 
@@ -935,6 +951,15 @@ stream_class!(
     }
 );
 stream_class!(
+    MamaStream, "MAMA", ta::Mama,
+    new(py, fastlimit: f64 = 0.5, slowlimit: f64 = 0.05) =>
+        core(py, ta::Mama::new(fastlimit, slowlimit))?,
+    update(real) -> (f64, f64) => |s| {
+        let v = s.update(real);
+        (v.mama, v.fama)
+    }
+);
+stream_class!(
     TrangeStream, "TRANGE", stream::Trange,
     new(_py) => stream::Trange::new(),
     update(high, low, close) -> f64 => |s| s.update(Bar::new(0.0, high, low, close, 0.0))
@@ -1025,6 +1050,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(obv, m)?,
         wrap_pyfunction!(vwap, m)?,
         wrap_pyfunction!(vwap_rolling, m)?,
+        wrap_pyfunction!(mama, m)?,
     ] {
         m.add_function(f)?;
     }
@@ -1067,7 +1093,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         NatrStream,
         ObvStream,
         VwapStream,
-        VwapRollingStream
+        VwapRollingStream,
+        MamaStream
     );
     Ok(())
 }

@@ -16,13 +16,19 @@
 //! [`BarSim`] is that loop as a machine stepped bar by bar (so bars may arrive in chunks
 //! and a Python strategy can drive it), with an optional [`RiskEngine`] in front of the
 //! venue; [`run_bars`] runs a Rust [`Strategy`] through it.
+//!
+//! Signals ([`crate::signal`]) added with [`BarSim::add_signal`] are evaluated on each bar
+//! as it opens, from the data's bars ([`BarSim::set_bar_timeframe`]); the runs fired by
+//! the current bar are in [`BarSim::signals_fired`], for the strategy after `on_bar`.
 
 use std::collections::HashMap;
 
-use super::orders::{all_in_lots, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, replace_refusal, sync_risk};
 use super::vectorized::{exit_trades, BacktestError, Order, Portfolio, Trade};
-use crate::model::{OrderRequest, OrderType, Side, TimeInForce};
-use crate::risk::{RejectReason, RiskEngine};
+use crate::model::{Event, OrderRequest, OrderType, Side, TimeInForce};
+use crate::risk::{RejectReason, ResetRefused, RiskEngine};
+use crate::signal::{SignalEngine, SignalError, SignalSet};
+use crate::ta;
 use crate::venue::{
     EngineConfig, ExecKind, ExecReport, FeeSchedule, MatchingEngine, OrderView, StpMode,
     VenueInstrument,
@@ -241,9 +247,10 @@ fn bad(field: &'static str, value: f64, rule: &'static str) -> BacktestError {
 /// [`replace`]: BarSim::replace
 /// [`process`]: BarSim::process
 /// [`close_bar`]: BarSim::close_bar
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BarSim {
     cfg: BarConfig,
+    signals: SignalSet,
     engine: MatchingEngine,
     risk: Option<RiskEngine>,
     cash: f64,
@@ -302,6 +309,7 @@ impl BarSim {
         .map_err(|_| bad("fees", cfg.taker_fee, "finite"))?;
         Ok(BarSim {
             cfg,
+            signals: SignalSet::new(),
             engine,
             risk,
             cash: cfg.init_cash,
@@ -376,6 +384,30 @@ impl BarSim {
         all_in_lots(self.cash, self.cfg.taker_fee, ask, self.cfg.lot_size)
     }
 
+    /// The timeframe of the data's bars (what each bar spans), needed before signals.
+    pub fn set_bar_timeframe(&mut self, bar_ns: u64) -> Result<(), SignalError> {
+        self.signals.set_bar_timeframe(bar_ns)
+    }
+
+    /// Evaluates `engine` on every bar from the next one on (its rule timeframes must be
+    /// whole numbers of the data's bars, the error names the rule that is not).
+    pub fn add_signal(&mut self, engine: SignalEngine) -> Result<(), SignalError> {
+        if self.signals.bar_timeframe().is_none() {
+            return Err(SignalError::UnknownBarTimeframe);
+        }
+        self.signals.add(engine)
+    }
+
+    /// The signal runs the current bar fired (see [`SignalEngine::on_trade`] for a run).
+    pub fn signals_fired(&self) -> &[Event] {
+        self.signals.fired()
+    }
+
+    /// Signals fired since the start.
+    pub fn signals_fired_count(&self) -> u64 {
+        self.signals.fired_count()
+    }
+
     /// Queues an order; returns its client id. Served by [`process`](Self::process).
     pub fn submit(
         &mut self,
@@ -412,6 +444,31 @@ impl BarSim {
         !self.outbox.is_empty()
     }
 
+    /// The kill switch: the risk engine halts trading (only a reset brings it back) and
+    /// every working order gets a cancel, sent with the next requests. Returns the
+    /// number of cancels queued; `None` without a risk engine (nothing would refuse the
+    /// orders sent after it).
+    pub fn kill_switch(&mut self) -> Option<usize> {
+        let now = self.bar.ts_ns;
+        let open = self.open_orders();
+        let ids = halt_and_list(self.risk.as_mut(), now, &open)?;
+        self.outbox.extend(ids.map(Request::Cancel));
+        Some(open.len())
+    }
+
+    /// The risk engine's way back to ACTIVE (see [`RiskEngine::reset`]); `None` without one.
+    pub fn reset_risk(&mut self, rebase_peak: bool) -> Option<Result<(), ResetRefused>> {
+        let now = self.bar.ts_ns;
+        self.risk.as_mut().map(|r| r.reset(now, rebase_peak))
+    }
+
+    /// Drains the risk engine's trading-state changes as bus events (empty without one).
+    pub fn take_risk_events(&mut self) -> Vec<Event> {
+        self.risk
+            .as_mut()
+            .map_or_else(Vec::new, RiskEngine::take_events)
+    }
+
     /// Starts a bar: the liquidity provider's quotes meet our resting orders, one side at
     /// a time (a bid and an ask at the same price would be a locked book the venue does
     /// not allow). The strategy's reports are appended to `out`.
@@ -421,6 +478,8 @@ impl BarSim {
         }
         self.bars += 1;
         self.bar = *bar;
+        let input = ta::Bar::new(bar.open, bar.high, bar.low, bar.close, bar.volume);
+        self.signals.on_bar(0, 0, bar.ts_ns, input)?;
         self.bid_ticks = bid_ticks(bar.close, &self.cfg);
         self.ask_ticks = ask_ticks(bar.close, &self.cfg);
         if let Some(risk) = self.risk.as_mut() {
@@ -516,7 +575,15 @@ impl BarSim {
                     price_ticks,
                     qty_lots,
                 } => {
-                    let side = self.engine.order(client_order_id).map(|o| o.side);
+                    let working = self.engine.order(client_order_id);
+                    let risk = self.risk.as_mut();
+                    if let Some(r) =
+                        replace_refusal(risk, client_order_id, working, price_ticks, qty_lots, ts)
+                    {
+                        self.book_refusal(r, out);
+                        continue;
+                    }
+                    let side = working.map(|o| o.side);
                     let (lp_side, px) = if side == Some(Side::Sell) {
                         (Side::Buy, bid)
                     } else {
@@ -569,6 +636,10 @@ impl BarSim {
                 strategy.on_report(&mut Context { sim: self }, &r.report);
             }
             strategy.on_bar(&mut Context { sim: self }, bar);
+            if !self.signals.fired().is_empty() {
+                let fired = self.signals.fired().to_vec();
+                strategy.on_signal(&mut Context { sim: self }, &fired);
+            }
             // Requests from callbacks are served until the strategy stops sending any.
             while self.has_requests() {
                 out.clear();
@@ -612,7 +683,10 @@ impl BarSim {
     }
 
     fn risk_reject(&mut self, o: &OrderRequest, reason: RejectReason, out: &mut Vec<SimReport>) {
-        let r = SimReport::risk_refusal(o, reason);
+        self.book_refusal(SimReport::risk_refusal(o, reason), out);
+    }
+
+    fn book_refusal(&mut self, r: SimReport, out: &mut Vec<SimReport>) {
         self.book_record(&r);
         self.res.reports.push(r);
         out.push(r);
@@ -728,6 +802,9 @@ pub trait Strategy {
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar);
     /// Called for each execution report of the strategy's orders.
     fn on_report(&mut self, _ctx: &mut Context<'_>, _report: &ExecReport) {}
+    /// Called after `on_bar` with the signal runs that bar fired (one run per signal, see
+    /// [`SignalEngine::on_trade`]).
+    fn on_signal(&mut self, _ctx: &mut Context<'_>, _runs: &[Event]) {}
 }
 
 /// Runs `strategy` over `bars` (no risk engine).
@@ -948,15 +1025,21 @@ mod tests {
         assert_eq!(whole, chunked);
     }
 
-    #[test]
-    fn the_risk_engine_refuses_an_order_above_its_limit_with_the_reason() {
+    /// A simulation with a risk engine (orders up to `max_qty_lots`) in the first bar.
+    fn sim_with_risk(max_qty_lots: i64) -> (BarSim, Vec<SimReport>) {
         let mut limits = RiskLimits::permissive(1, 1_000);
-        limits.instruments[0].max_qty_lots = 100;
+        limits.instruments[0].max_qty_lots = max_qty_lots;
         let spec = InstrumentSpec::new(0, 0.5 * 0.01).unwrap();
         let risk = RiskEngine::new(vec![spec], limits, 10_000.0).unwrap();
         let mut sim = BarSim::new(cfg(), Some(risk)).unwrap();
         let mut out = Vec::new();
         sim.open_bar(&bar(0, 100.0), &mut out).unwrap();
+        (sim, out)
+    }
+
+    #[test]
+    fn the_risk_engine_refuses_an_order_above_its_limit_with_the_reason() {
+        let (mut sim, mut out) = sim_with_risk(100);
         let big = sim.submit(Side::Buy, OrderType::Market, 0, 101, TimeInForce::Ioc);
         let ok = sim.submit(Side::Buy, OrderType::Market, 0, 100, TimeInForce::Ioc);
         sim.process(&mut out);
@@ -978,5 +1061,144 @@ mod tests {
             res.order_log[0].reason_code,
             RejectReason::QtyAboveMax.code()
         );
+    }
+
+    #[test]
+    fn the_kill_switch_cancels_every_working_order_and_halts_until_reset() {
+        let (mut sim, mut out) = sim_with_risk(1_000);
+        let low = sim.submit(Side::Buy, OrderType::Limit, 180, 10, TimeInForce::Gtc);
+        let lower = sim.submit(Side::Buy, OrderType::Limit, 170, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(sim.open_orders().len(), 2);
+        out.clear();
+
+        assert_eq!(sim.kill_switch(), Some(2));
+        let late = sim.submit(Side::Buy, OrderType::Limit, 160, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (low, ExecKind::Cancelled),
+                (lower, ExecKind::Cancelled),
+                (late, ExecKind::Rejected)
+            ]
+        );
+        assert_eq!(out[2].risk, Some(RejectReason::Halted));
+        assert!(sim.open_orders().is_empty());
+        assert_eq!(sim.risk().unwrap().open_order_count(), 0);
+        let events = sim.take_risk_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, crate::model::EventKind::RiskState as u8);
+
+        sim.reset_risk(false).unwrap().unwrap();
+        assert_eq!(
+            sim.risk().unwrap().state(),
+            crate::risk::TradingState::Active
+        );
+        out.clear();
+        let again = sim.submit(Side::Buy, OrderType::Limit, 160, 10, TimeInForce::Gtc);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(again, ExecKind::New)]);
+        assert!(BarSim::new(cfg(), None).unwrap().kill_switch().is_none());
+    }
+
+    #[test]
+    fn a_replace_passes_the_risk_engine_and_a_refused_one_leaves_the_order_working() {
+        let (mut sim, mut out) = sim_with_risk(100);
+        let id = sim.submit(Side::Buy, OrderType::Limit, 180, 50, TimeInForce::Gtc);
+        sim.process(&mut out);
+        out.clear();
+
+        sim.replace(id, 182, 101);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(id, ExecKind::Rejected)]);
+        assert_eq!(out[0].risk, Some(RejectReason::QtyAboveMax));
+        assert!(!out[0].report.is_final());
+        assert_eq!(out[0].report.leaves_qty_lots, 50);
+        let [o] = sim.open_orders()[..] else {
+            panic!("the order must still work")
+        };
+        assert_eq!((o.price_ticks, o.leaves_qty_lots), (180, 50));
+        assert_eq!(
+            sim.risk()
+                .unwrap()
+                .working_order(id)
+                .unwrap()
+                .remaining_lots,
+            50
+        );
+
+        out.clear();
+        sim.replace(id, 182, 100);
+        sim.process(&mut out);
+        assert_eq!(kinds(&out), vec![(id, ExecKind::Replaced)]);
+        let w = *sim.risk().unwrap().working_order(id).unwrap();
+        assert_eq!((w.price_ticks, w.remaining_lots), (182, 100));
+        assert_eq!(sim.order_record(id).unwrap().status, ExecKind::Replaced);
+    }
+
+    #[test]
+    fn signals_reach_the_strategy_after_on_bar_and_their_orders_fill_at_that_close() {
+        use crate::signal::{Fusion, Op, Operand, Rule, Series, SignalSpec, Source};
+        struct OnSignal {
+            calls: Vec<(&'static str, usize)>,
+        }
+        impl Strategy for OnSignal {
+            fn on_bar(&mut self, ctx: &mut Context<'_>, _bar: &Bar) {
+                self.calls.push(("bar", ctx.bar_index()));
+            }
+            fn on_signal(&mut self, ctx: &mut Context<'_>, runs: &[Event]) {
+                self.calls.push(("signal", ctx.bar_index()));
+                assert_eq!(runs.last().map(|e| e.seq), Some(9));
+                ctx.submit(Side::Buy, OrderType::Market, 0, 10, TimeInForce::Ioc);
+            }
+        }
+        let mut sim = BarSim::new(cfg(), None).unwrap();
+        let engine = SignalEngine::new(SignalSpec {
+            signal_id: 9,
+            rules: vec![Rule {
+                left: Series {
+                    source: Source::Close,
+                    timeframe_ns: 60_000_000_000,
+                },
+                op: Op::Gt,
+                right: Operand::Value(100.0),
+                weight: 1.0,
+            }],
+            fusion: Fusion::All,
+            side: Side::Buy,
+            price_scale: 0.5,
+        })
+        .unwrap();
+        assert_eq!(
+            sim.add_signal(SignalEngine::new(engine.spec().clone()).unwrap()),
+            Err(SignalError::UnknownBarTimeframe)
+        );
+        sim.set_bar_timeframe(60_000_000_000).unwrap();
+        sim.add_signal(engine).unwrap();
+        let bars: Vec<Bar> = [99.0, 101.0, 102.0, 98.0, 103.0]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| bar(i as u64, *c))
+            .collect();
+        let mut s = OnSignal { calls: vec![] };
+        sim.run_chunk(&bars, &mut s).unwrap();
+        // Rising edges at bars 1 and 4, each right after that bar's on_bar.
+        assert_eq!(
+            s.calls,
+            vec![
+                ("bar", 0),
+                ("bar", 1),
+                ("signal", 1),
+                ("bar", 2),
+                ("bar", 3),
+                ("bar", 4),
+                ("signal", 4)
+            ]
+        );
+        assert_eq!(sim.signals_fired_count(), 2);
+        let res = sim.into_result().unwrap();
+        let fills: Vec<(usize, f64)> = res.orders.iter().map(|o| (o.idx, o.price)).collect();
+        assert_eq!(fills, vec![(1, 101.0), (4, 103.0)]);
     }
 }

@@ -5,7 +5,7 @@
 use super::event::{OrderRecord, SimReport};
 use crate::model::{Fill, OrderRequest, OrderType, TimeInForce};
 use crate::risk::{RejectReason, RiskEngine};
-use crate::venue::{ExecKind, ExecReport, Liquidity};
+use crate::venue::{ExecKind, ExecReport, Liquidity, OrderView};
 
 impl OrderRecord {
     /// The record of an order just sent, at step `index` (a bar, or a market event).
@@ -85,6 +85,64 @@ impl SimReport {
             risk: Some(reason),
         }
     }
+
+    /// The `Rejected` report of a replace the risk engine refused: the order keeps
+    /// working as it was, so the report carries its live quantities (not final), as the
+    /// venue's own refusal of a replace does.
+    pub fn risk_replace_refusal(w: &OrderView, reason: RejectReason, ts_ns: u64) -> SimReport {
+        SimReport {
+            report: ExecReport {
+                kind: ExecKind::Rejected,
+                client_order_id: w.client_order_id,
+                instrument: w.instrument,
+                side: w.side,
+                owner: w.owner,
+                price_ticks: w.price_ticks,
+                last_qty_lots: 0,
+                leaves_qty_lots: w.leaves_qty_lots,
+                cum_qty_lots: w.cum_qty_lots,
+                fee_quote: 0.0,
+                liquidity: Liquidity::None,
+                reason: None,
+                trade_id: 0,
+                ts_event_ns: ts_ns,
+                ts_recv_ns: ts_ns,
+                seq: 0,
+            },
+            risk: Some(reason),
+        }
+    }
+}
+
+/// The risk engine's verdict on a replace of order `id` (None: go ahead, also without a
+/// risk engine or for an order it no longer knows, which the venue then answers).
+/// `at_venue`: the venue's view of the order, whose live quantities a refusal reports;
+/// an order still on its way there is reported as the risk engine knows it.
+pub(super) fn replace_refusal(
+    risk: Option<&mut RiskEngine>,
+    id: u64,
+    at_venue: Option<OrderView>,
+    price_ticks: i64,
+    qty_lots: i64,
+    now_ns: u64,
+) -> Option<SimReport> {
+    let risk = risk?;
+    let reason = risk
+        .check_replace(id, price_ticks, qty_lots, now_ns)
+        .err()?;
+    let w = at_venue.or_else(|| {
+        risk.working_order(id).map(|w| OrderView {
+            client_order_id: id,
+            instrument: w.instrument,
+            side: w.side,
+            owner: w.strategy_id,
+            tif: TimeInForce::Gtc,
+            price_ticks: w.price_ticks,
+            leaves_qty_lots: w.remaining_lots,
+            cum_qty_lots: 0,
+        })
+    })?;
+    Some(SimReport::risk_replace_refusal(&w, reason, now_ns))
 }
 
 /// Keeps the risk engine's working orders and positions in step with a venue report;
@@ -127,6 +185,8 @@ pub fn sync_risk(risk: &mut RiskEngine, r: &ExecReport) -> bool {
                     r.client_order_id,
                 );
                 o.order_type = w.order_type;
+                o.strategy_id = w.strategy_id;
+                o.reduce_only = w.reduce_only;
                 risk.on_order_done(r.client_order_id).is_ok() && risk.on_order_accepted(&o).is_ok()
             }
         },
@@ -144,4 +204,16 @@ pub fn all_in_lots(cash: f64, taker_fee: f64, ask: f64, lot_size: f64) -> i64 {
     } else {
         0
     }
+}
+
+/// The kill switch's shared half: halts trading in the risk engine and lists the working
+/// orders to cancel (`open`: the venue's working orders, so an order the risk engine has
+/// not yet seen acknowledged is cancelled too). `None` without a risk engine.
+pub(super) fn halt_and_list<'a>(
+    risk: Option<&mut RiskEngine>,
+    now_ns: u64,
+    open: &'a [OrderView],
+) -> Option<impl Iterator<Item = u64> + 'a> {
+    risk?.kill_switch(now_ns);
+    Some(open.iter().map(|o| o.client_order_id))
 }

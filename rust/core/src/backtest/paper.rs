@@ -17,17 +17,21 @@
 //!   `(price - average cost) x qty`; unrealized PnL values the rest at the mark (mid of
 //!   the venue's book, else the last trade). `equity - init_cash = realized + unrealized
 //!   - fees` holds after every fill.
+//! * Signals added with [`PaperSim::add_signal`] see every trade of the instrument, right
+//!   after the venue and the bars: a trade that makes one fire returns [`due::SIGNAL`], and
+//!   the runs are in [`PaperSim::signals_fired`] until the next event.
 //! * Nothing depends on wall-clock time or chance (recorded latencies draw from a seeded
 //!   generator): the same events in the same order give the same fills.
 
 use std::collections::HashMap;
 
 use super::event::{OrderRecord, SimReport};
-use super::orders::{all_in_lots, sync_risk};
+use super::orders::{all_in_lots, halt_and_list, replace_refusal, sync_risk};
 use super::vectorized::BacktestError;
 use crate::bars::{BarBuilder, BarSpec};
 use crate::model::{flags, Bar, Event, EventKind, OrderRequest, OrderType, Side, TimeInForce};
-use crate::risk::{RejectReason, RiskEngine};
+use crate::risk::{RejectReason, ResetRefused, RiskEngine};
+use crate::signal::{SignalEngine, SignalError, SignalSet};
 use crate::venue::{ExecKind, ExecReport, MarketSim, OrderView, SimConfig};
 
 /// Account and instrument of one paper session.
@@ -46,6 +50,7 @@ pub mod due {
     pub const QUOTE: u8 = 2;
     pub const BOOK: u8 = 4;
     pub const BAR: u8 = 8;
+    pub const SIGNAL: u8 = 16;
 }
 
 /// The callbacks [`PaperSim::on_event`] says are due, as [`due`] bits.
@@ -84,6 +89,8 @@ pub struct PaperCounters {
     /// Book deltas dropped because no snapshot had built the book yet.
     pub deltas_before_book: u64,
     pub bars: u64,
+    /// Signals fired (one per run).
+    pub signals: u64,
     pub orders: u64,
     pub fills: u64,
     pub rejects: u64,
@@ -100,9 +107,10 @@ enum Request {
 }
 
 /// A strategy account trading on live market data against [`MarketSim`] (module docs).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PaperSim {
     cfg: PaperConfig,
+    signals: SignalSet,
     instrument: u32,
     sim: MarketSim,
     risk: Option<RiskEngine>,
@@ -129,7 +137,8 @@ pub struct PaperSim {
     scratch: Vec<ExecReport>,
     working: HashMap<u64, usize>,
     order_log: Vec<OrderRecord>,
-    reports: Vec<SimReport>,
+    /// Every fill received, in order (the session's trade record).
+    fills: Vec<ExecReport>,
     reject_counts: HashMap<u16, u64>,
     counters: PaperCounters,
 }
@@ -179,6 +188,7 @@ impl PaperSim {
         };
         Ok(PaperSim {
             cfg,
+            signals: SignalSet::new(),
             instrument,
             sim: MarketSim::new(venue),
             risk,
@@ -200,7 +210,7 @@ impl PaperSim {
             scratch: Vec::with_capacity(64),
             working: HashMap::new(),
             order_log: Vec::new(),
-            reports: Vec::new(),
+            fills: Vec::new(),
             reject_counts: HashMap::new(),
             counters: PaperCounters::default(),
         })
@@ -246,9 +256,11 @@ impl PaperSim {
     pub fn order_log(&self) -> &[OrderRecord] {
         &self.order_log
     }
-    /// Every report the strategy received, in order (risk refusals included).
-    pub fn reports(&self) -> &[SimReport] {
-        &self.reports
+    /// Every fill the strategy received, in order. Other reports are counted
+    /// ([`reject_counts`](Self::reject_counts), [`counters`](Self::counters)) and go to the
+    /// strategy, but are not kept: a live session runs for days.
+    pub fn fills(&self) -> &[ExecReport] {
+        &self.fills
     }
     /// The latest bookTicker-style quote (strategy's `on_quote`).
     pub fn quote(&self) -> Top {
@@ -351,6 +363,41 @@ impl PaperSim {
         !self.outbox.is_empty()
     }
 
+    /// The kill switch: the risk engine halts trading (only a reset brings it back) and
+    /// every working order gets a cancel, sent with the next requests. Returns the
+    /// number of cancels queued; `None` without a risk engine (nothing would refuse the
+    /// orders sent after it).
+    pub fn kill_switch(&mut self) -> Option<usize> {
+        let now = self.now_ns;
+        let open = self.open_orders();
+        let ids = halt_and_list(self.risk.as_mut(), now, &open)?;
+        self.outbox.extend(ids.map(Request::Cancel));
+        Some(open.len())
+    }
+
+    /// The risk engine's way back to ACTIVE (see [`RiskEngine::reset`]); `None` without one.
+    pub fn reset_risk(&mut self, rebase_peak: bool) -> Option<Result<(), ResetRefused>> {
+        let now = self.now_ns;
+        self.risk.as_mut().map(|r| r.reset(now, rebase_peak))
+    }
+
+    /// Drains the risk engine's trading-state changes as bus events (empty without one).
+    pub fn take_risk_events(&mut self) -> Vec<Event> {
+        self.risk
+            .as_mut()
+            .map_or_else(Vec::new, RiskEngine::take_events)
+    }
+
+    /// Evaluates `engine` on every trade of the instrument from now on.
+    pub fn add_signal(&mut self, engine: SignalEngine) -> Result<(), SignalError> {
+        self.signals.add(engine)
+    }
+
+    /// The signal runs the latest event fired (see [`SignalEngine::on_trade`] for a run).
+    pub fn signals_fired(&self) -> &[crate::model::Event] {
+        self.signals.fired()
+    }
+
     /// Applies one market event; appends the reports the strategy receives now to `out`
     /// and returns the callbacks due (call them after dispatching `out`).
     pub fn on_event(&mut self, e: &Event, out: &mut Vec<SimReport>) -> Due {
@@ -361,6 +408,10 @@ impl PaperSim {
             return 0;
         };
         self.counters.events += 1;
+        if !self.signals.fired().is_empty() {
+            // Runs belong to the event that fired them.
+            self.signals.clear_fired();
+        }
         let mut due = 0;
         match kind {
             EventKind::Quote => {
@@ -434,6 +485,18 @@ impl PaperSim {
                         due |= due::BAR;
                     }
                 }
+                if !self.signals.is_empty()
+                    && self.signals.on_trade(
+                        self.instrument,
+                        e.venue,
+                        e.ts_event_ns,
+                        e.price_ticks,
+                        e.qty_lots,
+                    )
+                {
+                    self.counters.signals = self.signals.fired_count();
+                    due |= due::SIGNAL;
+                }
             }
             _ => return 0,
         }
@@ -497,6 +560,15 @@ impl PaperSim {
                     self.sim.cancel(id, now);
                 }
                 Request::Replace(id, px, q) => {
+                    let at_venue = self
+                        .sim
+                        .working()
+                        .find(|o| o.client_order_id == id)
+                        .copied();
+                    if let Some(r) = replace_refusal(self.risk.as_mut(), id, at_venue, px, q, now) {
+                        self.book_report(r, out);
+                        continue;
+                    }
                     self.sim.replace(id, px, q, now);
                 }
             }
@@ -588,7 +660,9 @@ impl PaperSim {
                 self.working.remove(&r.client_order_id);
             }
         }
-        self.reports.push(s);
+        if r.is_fill() {
+            self.fills.push(*r);
+        }
         out.push(s);
     }
 }
@@ -841,5 +915,47 @@ mod tests {
             (b.ts_open_ns, b.open_ticks, b.close_ticks),
             (1_000, 205, 205)
         );
+    }
+
+    #[test]
+    fn a_trade_that_fires_a_signal_says_so_and_the_next_event_forgets_it() {
+        use crate::signal::{Fusion, Op, Operand, Rule, Series, SignalSpec, Source};
+        let mut p = PaperSim::new(cfg(), venue(0, 0), None).unwrap();
+        let spec = SignalSpec {
+            signal_id: 4,
+            rules: vec![Rule {
+                left: Series {
+                    source: Source::Close,
+                    timeframe_ns: 1_000,
+                },
+                op: Op::Gt,
+                right: Operand::Value(100.0),
+                weight: 1.0,
+            }],
+            fusion: Fusion::All,
+            side: Side::Sell,
+            price_scale: TICK,
+        };
+        p.add_signal(SignalEngine::new(spec.clone()).unwrap())
+            .unwrap();
+        assert_eq!(
+            p.add_signal(SignalEngine::new(spec).unwrap()),
+            Err(SignalError::DuplicateId(4))
+        );
+        let mut out = vec![];
+        // 202 ticks of 0.5 = 101 > 100: the window [0, 1000) closes with the next trade.
+        let d = p.on_event(&ev(EventKind::Trade, 10, Side::Buy, 202, 1, 0), &mut out);
+        assert_eq!(d & due::SIGNAL, 0);
+        let d = p.on_event(&ev(EventKind::Trade, 1_500, Side::Buy, 190, 1, 0), &mut out);
+        assert_eq!(d & (due::SIGNAL | due::TRADE), due::SIGNAL | due::TRADE);
+        let fired = p.signals_fired();
+        assert_eq!(fired.len(), 2);
+        assert_eq!((fired[1].seq, fired[1].ts_event_ns), (4, 1_000));
+        assert_eq!(fired[1].price_ticks, 190);
+        assert_eq!(f64::from_bits(fired[0].id), 101.0);
+        let d = p.on_event(&ev(EventKind::Trade, 1_600, Side::Buy, 190, 1, 0), &mut out);
+        assert_eq!(d & due::SIGNAL, 0);
+        assert!(p.signals_fired().is_empty());
+        assert_eq!(p.counters().signals, 1);
     }
 }

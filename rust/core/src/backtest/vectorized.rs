@@ -81,6 +81,8 @@ pub enum BacktestError {
     },
     #[error("`{0}` must have at least one bar")]
     Empty(&'static str),
+    #[error("signal: {0}")]
+    Signal(#[from] crate::signal::SignalError),
 }
 
 impl PortfolioConfig {

@@ -2,7 +2,8 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
-use crate::model::{Bar, Event, EventKind};
+use super::quotes::QuotePrice;
+use crate::model::{flags, Bar, Event, EventKind, Side};
 
 /// What closes a bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,26 +261,100 @@ pub fn resample_bars(bars: &[Bar], every_ns: u64, offset_ns: u64) -> Result<Vec<
     Ok(out)
 }
 
-/// Live bars for many instruments from trade events: feed it what comes off the bus and
-/// publish the bar runs it returns (`Bar::to_events`).
+/// What live bars follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarSource {
+    /// Trade events: price, quantity, count.
+    Trades,
+    /// Quote events (a bid and an ask event per quote, the ask ending the message): the
+    /// quote's bid, ask or mid; volume 0, `trades` counts quotes. Time bars only.
+    Quotes(QuotePrice),
+}
+
+/// Live bars for many instruments from trade or quote events: feed it what comes off the
+/// bus and publish the bar runs it returns (`Bar::to_events`).
 #[derive(Debug, Clone)]
 pub struct InstrumentBars {
     spec: BarSpec,
+    source: BarSource,
     builders: HashMap<u32, BarBuilder>,
+    /// Quotes: each instrument's latest (bid, ask) ticks, 0 until seen.
+    tops: HashMap<u32, (i64, i64)>,
+    skipped_quotes: u64,
 }
 
 impl InstrumentBars {
+    /// Bars of trades.
     pub fn new(spec: BarSpec) -> Result<Self, BarsError> {
         Ok(InstrumentBars {
             spec: spec.validate()?,
+            source: BarSource::Trades,
             builders: HashMap::new(),
+            tops: HashMap::new(),
+            skipped_quotes: 0,
         })
     }
 
-    /// Feeds every trade event of `events` (others are ignored); appends the bars closed.
+    /// Time bars of quotes, following `price` (a mid is carried in half ticks, as
+    /// [`build_quote_bars`](super::build_quote_bars) does, so it stays exact).
+    pub fn from_quotes(
+        every_ns: u64,
+        offset_ns: u64,
+        price: QuotePrice,
+    ) -> Result<Self, BarsError> {
+        let mut bars = InstrumentBars::new(BarSpec::Time {
+            every_ns,
+            offset_ns,
+        })?;
+        bars.source = BarSource::Quotes(price);
+        Ok(bars)
+    }
+
+    pub fn source(&self) -> BarSource {
+        self.source
+    }
+
+    /// Whether bar prices are half ticks (quote mids).
+    pub fn half_ticks(&self) -> bool {
+        self.source == BarSource::Quotes(QuotePrice::Mid)
+    }
+
+    /// Quotes left out: crossed (ask below bid) or with a mid beyond 64 bits. A live feed
+    /// goes on; the batch builder refuses them instead.
+    pub fn skipped_quotes(&self) -> u64 {
+        self.skipped_quotes
+    }
+
+    /// Feeds every event of `events` that the bars follow (others are ignored); appends
+    /// the bars closed.
     pub fn on_events(&mut self, events: &[Event], closed: &mut Vec<Bar>) {
         let spec = self.spec;
-        for e in events.iter().filter(|e| e.kind == EventKind::Trade as u8) {
+        for e in events {
+            let (price_ticks, qty_lots) = match self.source {
+                BarSource::Trades if e.kind == EventKind::Trade as u8 => {
+                    (e.price_ticks, e.qty_lots)
+                }
+                BarSource::Quotes(price) if e.kind == EventKind::Quote as u8 => {
+                    let top = self.tops.entry(e.instrument).or_insert((0, 0));
+                    match e.side {
+                        s if s == Side::Buy as u8 => top.0 = e.price_ticks,
+                        s if s == Side::Sell as u8 => top.1 = e.price_ticks,
+                        _ => continue,
+                    }
+                    // One quote is a bid and an ask event; the message's last event ends it.
+                    if e.flags & flags::LAST_IN_BATCH == 0 || top.0 == 0 || top.1 == 0 {
+                        continue;
+                    }
+                    match price.of(0, top.0, top.1) {
+                        Ok(px) => (px, 0),
+                        Err(_) => {
+                            self.skipped_quotes += 1;
+                            continue;
+                        }
+                    }
+                }
+                _ => continue,
+            };
             let builder = self
                 .builders
                 .entry(e.instrument)
@@ -290,7 +365,7 @@ impl InstrumentBars {
                     current: None,
                     notional: 0,
                 });
-            closed.extend(builder.update(e.ts_event_ns, e.price_ticks, e.qty_lots));
+            closed.extend(builder.update(e.ts_event_ns, price_ticks, qty_lots));
         }
     }
 
@@ -487,5 +562,89 @@ mod tests {
             vec![(1, 5), (1, 6), (2, 50)]
         );
         assert!(live.partial().is_empty());
+    }
+
+    /// One quote as the decoders publish it: a bid event, then the ask ending the message.
+    fn quote_events(instrument: u32, ts: u64, bid: i64, ask: i64) -> [Event; 2] {
+        let bid = Event {
+            ts_event_ns: ts,
+            instrument,
+            kind: EventKind::Quote as u8,
+            side: Side::Buy as u8,
+            price_ticks: bid,
+            ..Event::default()
+        };
+        let ask = Event {
+            side: Side::Sell as u8,
+            price_ticks: ask,
+            flags: flags::LAST_IN_BATCH,
+            ..bid
+        };
+        [bid, ask]
+    }
+
+    #[test]
+    fn live_quote_bars_equal_the_batch_quote_bars_whatever_the_batches() {
+        let ts: Vec<u64> = (0..500u64).map(|i| i * S / 7).collect();
+        let bid: Vec<i64> = (0..500i64).map(|i| 1_000 + (i * 37 % 23) - 11).collect();
+        let ask: Vec<i64> = bid.iter().zip(0..).map(|(b, i)| b + 1 + i % 3).collect();
+        let events: Vec<Event> = (0..500)
+            .flat_map(|i| quote_events(3, ts[i], bid[i], ask[i]))
+            .collect();
+        for price in [QuotePrice::Mid, QuotePrice::Bid, QuotePrice::Ask] {
+            let batch = super::super::build_quote_bars(S, 0, &ts, &bid, &ask, price).unwrap();
+            let mut live = InstrumentBars::from_quotes(S, 0, price).unwrap();
+            assert_eq!(live.half_ticks(), price == QuotePrice::Mid);
+            let mut closed = vec![];
+            for chunk in events.chunks(33) {
+                live.on_events(chunk, &mut closed);
+            }
+            let partial = live.partial();
+            let ohlc = |b: &Bar| {
+                (
+                    b.ts_open_ns,
+                    b.open_ticks,
+                    b.high_ticks,
+                    b.low_ticks,
+                    b.close_ticks,
+                    b.trades,
+                )
+            };
+            let streamed: Vec<_> = closed.iter().chain(&partial).map(ohlc).collect();
+            assert_eq!(
+                streamed,
+                batch.iter().map(ohlc).collect::<Vec<_>>(),
+                "{price:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_crossed_live_quote_is_skipped_and_counted() {
+        let mut live = InstrumentBars::from_quotes(S, 0, QuotePrice::Mid).unwrap();
+        let mut closed = vec![];
+        let mut events = quote_events(0, 1, 100, 102).to_vec();
+        events.extend(quote_events(0, 2, 105, 104)); // crossed: not one book's top
+        events.extend(quote_events(0, 3, 101, 103));
+        live.on_events(&events, &mut closed);
+        assert_eq!(live.skipped_quotes(), 1);
+        let [b] = live.partial()[..] else {
+            panic!("one open bar")
+        };
+        assert_eq!(
+            (b.open_ticks, b.high_ticks, b.close_ticks, b.trades),
+            (202, 204, 204, 2)
+        );
+        // Trades do not feed quote bars; quotes do not feed trade bars.
+        let trade = Event {
+            kind: EventKind::Trade as u8,
+            ts_event_ns: 4,
+            price_ticks: 500,
+            qty_lots: 1,
+            ..Event::default()
+        };
+        live.on_events(&[trade], &mut closed);
+        assert_eq!(live.partial()[0].trades, 2);
+        assert!(InstrumentBars::from_quotes(0, 0, QuotePrice::Bid).is_err());
     }
 }

@@ -12,5 +12,7 @@
 mod builder;
 mod quotes;
 
-pub use builder::{build_bars, resample_bars, BarBuilder, BarSpec, BarsError, InstrumentBars};
+pub use builder::{
+    build_bars, resample_bars, BarBuilder, BarSource, BarSpec, BarsError, InstrumentBars,
+};
 pub use quotes::{build_quote_bars, QuotePrice};

@@ -16,7 +16,7 @@ pub enum QuotePrice {
 
 impl QuotePrice {
     /// The quote's price in the bar's unit (half ticks for [`QuotePrice::Mid`]).
-    fn of(self, index: usize, bid_ticks: i64, ask_ticks: i64) -> Result<i64, BarsError> {
+    pub(super) fn of(self, index: usize, bid_ticks: i64, ask_ticks: i64) -> Result<i64, BarsError> {
         if ask_ticks < bid_ticks {
             return Err(BarsError::CrossedQuote {
                 index,

@@ -76,6 +76,8 @@ pub mod flags {
     pub const SNAPSHOT: u8 = 2;
     /// The record will not change again (a closed bar); without it a bar is still forming.
     pub const FINAL: u8 = 4;
+    /// A bar's prices are half ticks: bars of quote mids, `(bid + ask)` kept exact.
+    pub const HALF_TICKS: u8 = 8;
 }
 
 /// The common event. Prices and quantities are fixed-point integers in the instrument's

@@ -90,6 +90,8 @@ pub struct WorkingOrder {
     /// Not yet filled.
     pub remaining_lots: i64,
     pub strategy_id: u16,
+    /// Sent reduce-only: a replace stays bound by it.
+    pub reduce_only: bool,
 }
 
 /// Per-instrument figures the checks read, kept current by the hooks.
@@ -272,7 +274,55 @@ impl RiskEngine {
     /// [`on_order_accepted`](Self::on_order_accepted) before the next check (or uses
     /// [`submit`](Self::submit), which does both). Allocates nothing.
     pub fn check(&mut self, order: &OrderRequest, now_ns: u64) -> Result<(), RejectReason> {
-        match self.evaluate(order, now_ns) {
+        let verdict = self.evaluate(order, now_ns, None);
+        self.count(order, verdict, now_ns)
+    }
+
+    /// Runs the pre-trade checks on a replace of working order `client_order_id` to
+    /// `price_ticks` (ignored for a market order) and `remaining_lots` still to fill, as
+    /// if the replaced order were new and the old one gone: bands, sizes, notional,
+    /// position and exposure with the new remaining quantity, reduce-only and trading
+    /// state, self-trade, throttles (a replace is an order message). On success it counts
+    /// like an order; the caller then sends the replace and keeps the engine in step with
+    /// the venue's answer (`on_order_done` + `on_order_accepted` for `Replaced`). An
+    /// order the engine does not know is let through: the venue answers it.
+    pub fn check_replace(
+        &mut self,
+        client_order_id: u64,
+        price_ticks: i64,
+        remaining_lots: i64,
+        now_ns: u64,
+    ) -> Result<(), RejectReason> {
+        let Some(w) = self.working_order(client_order_id).copied() else {
+            return Ok(());
+        };
+        let o = OrderRequest {
+            instrument: w.instrument,
+            side: w.side,
+            order_type: w.order_type,
+            price_ticks: if w.order_type == OrderType::Limit {
+                price_ticks
+            } else {
+                w.price_ticks
+            },
+            qty_lots: remaining_lots,
+            client_order_id,
+            strategy_id: w.strategy_id,
+            venue: self.specs[w.instrument as usize].venue,
+            reduce_only: w.reduce_only,
+            ts_ns: now_ns,
+        };
+        let verdict = self.evaluate(&o, now_ns, Some(&w));
+        self.count(&o, verdict, now_ns)
+    }
+
+    fn count(
+        &mut self,
+        order: &OrderRequest,
+        verdict: Result<(), RejectReason>,
+        now_ns: u64,
+    ) -> Result<(), RejectReason> {
+        match verdict {
             Ok(()) => {
                 self.strategy_windows[order.strategy_id as usize].record(now_ns);
                 self.venue_windows[order.venue as usize].record(now_ns);
@@ -294,9 +344,15 @@ impl RiskEngine {
             .map_err(|_| RejectReason::DuplicateClientOrderId)
     }
 
-    /// The checks, cheapest and most fundamental first. No state is changed.
+    /// The checks, cheapest and most fundamental first. No state is changed. `replacing`:
+    /// the working order `o` replaces, whose own quantity and slot no longer count.
     #[inline]
-    fn evaluate(&self, o: &OrderRequest, now_ns: u64) -> Result<(), RejectReason> {
+    fn evaluate(
+        &self,
+        o: &OrderRequest,
+        now_ns: u64,
+        replacing: Option<&WorkingOrder>,
+    ) -> Result<(), RejectReason> {
         use RejectReason as R;
         let i = o.instrument as usize;
         let spec = self.specs.get(i).ok_or(R::UnknownInstrument)?;
@@ -334,8 +390,9 @@ impl RiskEngine {
         if state == TradingState::Halted {
             return Err(R::Halted);
         }
-        if self.order_index.contains_key(&o.client_order_id)
-            || self.recent_set.contains(&o.client_order_id)
+        if replacing.is_none()
+            && (self.order_index.contains_key(&o.client_order_id)
+                || self.recent_set.contains(&o.client_order_id))
         {
             return Err(R::DuplicateClientOrderId);
         }
@@ -343,7 +400,14 @@ impl RiskEngine {
         let st = &self.inst[i];
         let pos = i128::from(self.positions.positions()[i].qty_lots);
         let qty = i128::from(o.qty_lots);
-        let (open_buy, open_sell) = (i128::from(st.open_buy_lots), i128::from(st.open_sell_lots));
+        let (mut open_buy, mut open_sell) =
+            (i128::from(st.open_buy_lots), i128::from(st.open_sell_lots));
+        if let Some(w) = replacing {
+            match w.side {
+                Side::Buy => open_buy -= i128::from(w.remaining_lots),
+                _ => open_sell -= i128::from(w.remaining_lots),
+            }
+        }
         // Reduces without flipping, even if every working order on the same side fills.
         let reduces = if buy {
             pos < 0 && open_buy + qty <= -pos
@@ -422,7 +486,8 @@ impl RiskEngine {
             return Err(R::NetExposureLimit);
         }
 
-        if self.order_index.len() >= self.limits.max_open_orders as usize {
+        let others_open = self.order_index.len() - usize::from(replacing.is_some());
+        if others_open >= self.limits.max_open_orders as usize {
             return Err(R::OpenOrdersLimit);
         }
         if self.limits.self_trade_prevention {
@@ -488,6 +553,7 @@ impl RiskEngine {
             price_ticks: o.price_ticks,
             remaining_lots: o.qty_lots,
             strategy_id: o.strategy_id,
+            reduce_only: o.reduce_only,
         };
         let slot = match self.free_slots.pop() {
             Some(s) => {

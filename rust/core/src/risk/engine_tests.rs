@@ -610,6 +610,61 @@ fn breakers_through_the_engine_emit_risk_state_events() {
 }
 
 #[test]
+fn a_replace_is_checked_as_the_order_it_makes_without_the_one_it_replaces() {
+    let mut e = engine_with(|l| {
+        l.instruments[0].max_notional_quote = 10_000.0;
+        l.max_open_orders = 2;
+    });
+    e.submit(&buy(30, 500_000, 1), T0).unwrap();
+    e.submit(&buy(25, 499_000, 2), T0).unwrap();
+    // 55 working of a 60 position limit: order 1 may grow by 5, not by 6.
+    assert_eq!(e.check_replace(1, 500_000, 35, T0), Ok(()));
+    assert_eq!(
+        e.check_replace(1, 500_000, 36, T0),
+        Err(RejectReason::PositionLimit)
+    );
+    // The same checks as a new order: size, band, notional.
+    assert_eq!(
+        e.check_replace(2, 499_000, 41, T0),
+        Err(RejectReason::QtyAboveMax)
+    );
+    assert_eq!(
+        e.check_replace(2, 520_000, 20, T0),
+        Err(RejectReason::PriceBand)
+    );
+    assert_eq!(
+        e.check_replace(2, 499_000, 1, T0),
+        Err(RejectReason::QtyBelowMin)
+    );
+    // Neither its own id nor its own slot counts against it (two open orders, limit 2).
+    assert_eq!(e.check_replace(2, 498_000, 25, T0), Ok(()));
+    // Halted: nothing changes, replaces included.
+    e.kill_switch(T0);
+    assert_eq!(
+        e.check_replace(2, 498_000, 10, T0),
+        Err(RejectReason::Halted)
+    );
+    // An order the engine does not know goes to the venue, which answers it.
+    assert_eq!(e.check_replace(99, 498_000, 10, T0), Ok(()));
+}
+
+#[test]
+fn a_reduce_only_order_stays_reduce_only_when_replaced() {
+    let mut e = engine_with(|l| l.instruments[0].max_notional_quote = 10_000.0);
+    let long = buy(20, 500_000, 1);
+    e.submit(&long, T0).unwrap();
+    e.on_fill(&fill(&long, 20)).unwrap();
+    let mut exit = sell(10, 500_000, 2);
+    exit.reduce_only = true;
+    e.submit(&exit, T0).unwrap();
+    assert_eq!(e.check_replace(2, 500_000, 20, T0), Ok(()));
+    assert_eq!(
+        e.check_replace(2, 500_000, 21, T0),
+        Err(RejectReason::ReduceOnly)
+    );
+}
+
+#[test]
 fn kill_switch_halts_and_lists_working_orders() {
     let mut e = engine();
     e.submit(&buy(2, 499_000, 11), T0).unwrap();
@@ -678,6 +733,11 @@ enum Op {
     Cancel {
         pick: usize,
     },
+    Replace {
+        pick: usize,
+        qty: i64,
+        offset: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -686,6 +746,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(inst, buy, market, qty, offset, reduce)| Op::Submit { inst, buy, market, qty, offset, reduce }),
         3 => (any::<usize>(), 1u8..=4).prop_map(|(pick, frac)| Op::Fill { pick, frac }),
         1 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
+        2 => (any::<usize>(), 1i64..60, -300i64..300).prop_map(|(pick, qty, offset)| Op::Replace { pick, qty, offset }),
     ]
 }
 
@@ -749,6 +810,19 @@ proptest! {
                     if working.is_empty() { continue; }
                     let k = pick % working.len();
                     e.on_order_done(working.remove(k).0.client_order_id).unwrap();
+                }
+                Op::Replace { pick, qty, offset } => {
+                    if working.is_empty() { continue; }
+                    let k = pick % working.len();
+                    let (o, _) = working[k];
+                    let px = if o.order_type == OrderType::Market { o.price_ticks } else { refs[o.instrument as usize] + offset };
+                    if e.check_replace(o.client_order_id, px, qty, T0).is_ok() {
+                        // What the venue's `Replaced` report makes the sims do.
+                        let n = OrderRequest { price_ticks: px, qty_lots: qty, ..o };
+                        e.on_order_done(o.client_order_id).unwrap();
+                        e.on_order_accepted(&n).unwrap();
+                        working[k] = (n, qty);
+                    }
                 }
             }
             // Independent recomputation from the test's own book.

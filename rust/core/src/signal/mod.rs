@@ -7,9 +7,14 @@
 //! the bar, then every rule is evaluated on the latest values (NaN compares false). The
 //! signal fires on the evaluation where the fused condition becomes true (a rising edge),
 //! as a run of events (see [`SignalEngine::on_trade`]).
+//!
+//! Bars can feed it too ([`SignalEngine::on_bar`], for bar backtests): bars of the data's
+//! timeframe build the rule timeframes that are whole multiples of it. [`SignalSet`] is the
+//! signals of one runner (a bar backtest, a paper session) fed the same input.
 
 mod engine;
 
 pub use engine::{
-    Fusion, Op, Operand, Rule, Series, SignalEngine, SignalError, SignalSpec, Source, SUMMARY_AUX,
+    Fusion, Op, Operand, Rule, Series, SignalEngine, SignalError, SignalSet, SignalSpec, Source,
+    SUMMARY_AUX,
 };

@@ -19,8 +19,8 @@ pub enum TaError {
         len: usize,
         expected: usize,
     },
-    /// A TA-Lib moving-average type this crate does not implement (MAMA) or no such code.
-    #[error("moving-average type {0} is not supported (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 8 T3)")]
+    /// No TA-Lib moving-average type has this code.
+    #[error("moving-average type {0} is not supported (supported: 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, 5 TRIMA, 6 KAMA, 7 MAMA, 8 T3)")]
     UnsupportedMaType(u32),
     /// A real-valued parameter outside TA-Lib's accepted range.
     #[error("parameter `{name}` = {value} is out of range {range}")]

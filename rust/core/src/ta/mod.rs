@@ -33,6 +33,7 @@
 //! (TRANGE/ATR/NATR/STDDEV), [`volume`] (OBV, VWAP), [`matrix`] (2-D).
 
 pub mod error;
+pub mod mama;
 pub mod matrix;
 pub mod momentum;
 pub mod overlap;
@@ -43,6 +44,7 @@ pub mod volume;
 mod extreme;
 
 pub use error::TaError;
+pub use mama::{mama, mama_into, Mama, MamaOutput};
 pub use momentum::*;
 pub use overlap::*;
 pub use volatility::*;
@@ -103,12 +105,15 @@ pub enum MaType {
     Tema = 4,
     Trima = 5,
     Kama = 6,
+    /// MESA adaptive MA with TA-Lib's limits 0.5 / 0.05 (what `TA_MA` uses; the period
+    /// only decides whether it is a copy).
+    Mama = 7,
     /// Tillson's T3 with TA-Lib's default volume factor 0.7 (what `TA_MA` uses).
     T3 = 8,
 }
 
 impl MaType {
-    /// Maps TA-Lib's integer code; MAMA (7) is not implemented.
+    /// Maps TA-Lib's integer code.
     pub fn from_code(code: u32) -> Result<MaType, TaError> {
         Ok(match code {
             0 => MaType::Sma,
@@ -118,6 +123,7 @@ impl MaType {
             4 => MaType::Tema,
             5 => MaType::Trima,
             6 => MaType::Kama,
+            7 => MaType::Mama,
             8 => MaType::T3,
             other => return Err(TaError::UnsupportedMaType(other)),
         })
@@ -134,6 +140,7 @@ impl MaType {
             MaType::Dema => 2 * (period - 1),
             MaType::Tema => 3 * (period - 1),
             MaType::Kama => period,
+            MaType::Mama => mama::MAMA_LOOKBACK,
         }
     }
 }

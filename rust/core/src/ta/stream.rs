@@ -556,6 +556,8 @@ pub(crate) enum MaCore {
     Kama(KamaCore),
     Trima(TrimaCore),
     T3(T3Core),
+    /// Boxed: its state is ten times the other cores'.
+    Mama(Box<super::mama::MamaCore>),
 }
 
 impl MaCore {
@@ -572,6 +574,10 @@ impl MaCore {
             MaType::Kama => MaCore::Kama(KamaCore::new(period)),
             MaType::Trima => MaCore::Trima(TrimaCore::new(period)),
             MaType::T3 => MaCore::T3(T3Core::new(period, T3_VFACTOR)),
+            MaType::Mama => MaCore::Mama(Box::new(super::mama::MamaCore::new(
+                super::mama::DEFAULT_FAST_LIMIT,
+                super::mama::DEFAULT_SLOW_LIMIT,
+            ))),
         }
     }
 
@@ -587,6 +593,7 @@ impl MaCore {
             MaCore::Kama(c) => c.update(x),
             MaCore::Trima(c) => c.update(x),
             MaCore::T3(c) => c.update(x),
+            MaCore::Mama(c) => c.update(x).map(|(mama, _)| mama),
         }
     }
 
@@ -620,6 +627,13 @@ impl MaCore {
             MaCore::Kama(c) => run!(c),
             MaCore::Trima(c) => run!(c),
             MaCore::T3(c) => run!(c),
+            MaCore::Mama(c) => {
+                for &x in xs {
+                    if let Some((mama, _)) = c.update(x) {
+                        out.push(mama);
+                    }
+                }
+            }
         }
     }
 }
@@ -1747,7 +1761,9 @@ impl Bbands {
             MaType::Sma => Middle::Sma(SmaCore::new(period)),
             other => Middle::Ma(MaCore::new(other, period)),
         };
-        let lookback = matype.lookback(period);
+        // MAMA's lookback (32) can be shorter than the deviation's window: the bands then
+        // start with the deviation, as TA-Lib's do.
+        let lookback = matype.lookback(period).max(period - 1);
         Ok(Bbands {
             initial: (var.clone(), middle.clone()),
             var,

@@ -4,19 +4,22 @@
 //! registered indicator); reports become `OrderUpdate` objects only when there are any.
 
 use baconalgo_core::backtest::{Bar, BarConfig, BarFill, BarSim, EmaCross, OrderRecord, SimReport};
+use baconalgo_core::model::Event;
 use baconalgo_core::model::{OrderType, Side, TimeInForce};
-use baconalgo_core::risk::RiskEngine;
-use baconalgo_core::venue::{ExecKind, Liquidity, OrderView};
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use baconalgo_core::risk::{ResetRefused, RiskEngine};
+use baconalgo_core::venue::{ExecKind, Liquidity, OrderView, VenueReason};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::vectorized::{contiguous, metrics_dict, orders_dict, trades_dict};
 use crate::book::parse_side;
-use crate::errors::{backtest_err, risk_err};
+use crate::errors::{backtest_err, reset_refused_err, risk_err, RiskError};
+use crate::event::PyEvent;
 use crate::risk::limits::{extract_limits, extract_specs};
-use crate::risk::names::{reject_name, snake};
+use crate::risk::names::{reject_name, snake, state_reason_name};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// One OHLCV bar. In a backtest the strategy gets the same object every bar, updated in
 /// place: keep `bar.copy()`, not `bar`, beyond the call.
@@ -209,11 +212,15 @@ pub(super) fn tif_name(t: TimeInForce) -> &'static str {
 }
 
 pub(super) fn reason_name(s: &SimReport) -> Option<String> {
-    match (s.risk, s.report.reason) {
-        (Some(r), _) => Some(reject_name(r)),
-        (None, Some(v)) => Some(snake(&format!("{v:?}"))),
-        (None, None) => None,
+    reason_name_of_code(s.reason_code())
+}
+
+/// The snake-case name of a reason code: the risk engine's (1-99) or the venue's (101-).
+pub(super) fn reason_name_of_code(code: u16) -> Option<String> {
+    if let Some(r) = baconalgo_core::risk::RejectReason::from_code(code) {
+        return Some(reject_name(r));
     }
+    VenueReason::from_code(code).map(|v| snake(&format!("{v:?}")))
 }
 
 /// What happened to an order: every report of the venue (or the risk engine's refusal).
@@ -417,8 +424,10 @@ pub(super) fn order_args(
     Ok((side, ty, ticks, lots, tif))
 }
 
-/// A replace's (price ticks, remaining lots); None keeps the working order's. An order
-/// that is not working gets placeholders: the venue answers `unknown_order`.
+/// A replace's (price ticks, remaining lots); None keeps the working order's. A replace
+/// of an order that is no longer working still goes to the venue, so the strategy gets
+/// the venue's `unknown_order` rejection in order; the values sent with it (the given
+/// ones, else zero) are never applied.
 pub(super) fn replace_args(
     py: Python<'_>,
     grid: &BarConfig,
@@ -476,7 +485,46 @@ pub(super) fn risk_dict<'py>(py: Python<'py>, risk: &RiskEngine) -> PyResult<Bou
     }
     r.set_item("rejected", rejected)?;
     r.set_item("state", risk.state().name())?;
+    let tripped: Vec<&str> = risk
+        .breakers()
+        .tripped_reasons()
+        .into_iter()
+        .map(state_reason_name)
+        .collect();
+    r.set_item("tripped", tripped)?;
     Ok(r)
+}
+
+/// The kill switch's answer to Python: the cancels queued, or `RiskError` when there is
+/// no risk engine to halt trading (the orders are then left alone).
+pub(super) fn kill_switch_result(queued: Option<usize>) -> PyResult<usize> {
+    queued.ok_or_else(|| {
+        RiskError::new_err(
+            "the kill switch needs a risk engine to halt trading: give risk limits \
+             ([risk] or [paper.limits] with paper.risk = true)",
+        )
+    })
+}
+
+/// A risk reset's answer to Python: `ResetRefused` naming the breakers whose condition
+/// still holds, `RiskError` without a risk engine.
+pub(super) fn reset_result(py: Python<'_>, r: Option<Result<(), ResetRefused>>) -> PyResult<()> {
+    match r {
+        None => Err(RiskError::new_err("no risk engine to reset")),
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(reset_refused_err(
+            py,
+            e.reasons.into_iter().map(state_reason_name).collect(),
+        )),
+    }
+}
+
+/// Risk state changes as an `EVENT_DTYPE` array (kind RISK_STATE), ready to publish.
+pub(super) fn risk_events<'py>(
+    py: Python<'py>,
+    events: Vec<Event>,
+) -> Bound<'py, PyArray1<PyEvent>> {
+    PyArray1::from_vec(py, events.into_iter().map(PyEvent).collect())
 }
 
 pub(super) fn parse_tif(tif: &str, post_only: bool, market: bool) -> PyResult<TimeInForce> {
@@ -676,6 +724,45 @@ impl PyBarBroker {
         open_order_tuples(self.cfg(), &self.sim.open_orders())
     }
 
+    /// The kill switch: halts trading in the risk engine and cancels every working order
+    /// (the cancels are served with the next requests); returns how many. `RiskError`
+    /// without a risk engine.
+    fn kill_switch(&mut self) -> PyResult<usize> {
+        kill_switch_result(self.sim.kill_switch())
+    }
+    /// Back to ACTIVE after the kill switch or a breaker; `ResetRefused` names the
+    /// breakers whose condition still holds. `rebase_peak`: equity now is the new peak.
+    #[pyo3(signature = (*, rebase_peak = false))]
+    fn reset_risk(&mut self, py: Python<'_>, rebase_peak: bool) -> PyResult<()> {
+        reset_result(py, self.sim.reset_risk(rebase_peak))
+    }
+    /// Drains the risk engine's state changes as RISK_STATE events (`EVENT_DTYPE`).
+    fn take_risk_events<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
+        risk_events(py, self.sim.take_risk_events())
+    }
+
+    /// What each bar of the data spans, in ns (signal rule timeframes are multiples).
+    fn set_bar_timeframe(&mut self, bar_ns: u64) -> PyResult<()> {
+        self.sim
+            .set_bar_timeframe(bar_ns)
+            .map_err(|e| signal_err(e, &[]))
+    }
+
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
+    /// size) on every bar from the next one on; `run` calls `on_signal` with its firings.
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.cfg().tick_size)?;
+        self.sim
+            .add_signal(engine)
+            .map_err(|e| signal_err(e, definition.names()))
+    }
+
+    /// Signals fired since the start.
+    #[getter]
+    fn signals_fired(&self) -> u64 {
+        self.sim.signals_fired_count()
+    }
+
     /// The declared EMA(fast) / EMA(slow) cross for `run_rule` (no Python per bar).
     fn set_ema_cross(&mut self, py: Python<'_>, fast: usize, slow: usize) -> PyResult<()> {
         self.rule = Some(EmaCross::new(fast, slow).map_err(|e| crate::errors::ta_err(py, e))?);
@@ -721,10 +808,11 @@ impl PyBarBroker {
 
     /// The backtest loop over one chunk of bars: per bar the quotes meet resting orders
     /// (updates to `on_update` / `on_fill`), the indicators are fed, `on_bar(bar)` is
-    /// called, and orders sent are served until no callback sends more.
+    /// called, then `on_signal` with each signal the bar fired (evaluated in Rust), and
+    /// orders sent are served until no callback sends more.
     #[staticmethod]
     #[pyo3(signature = (broker, on_bar, on_fill, on_update, indicators, ts, open, high, low,
-        close, volume))]
+        close, volume, on_signal = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         py: Python<'_>,
@@ -739,9 +827,11 @@ impl PyBarBroker {
         low: PyReadonlyArray1<'_, f64>,
         close: PyReadonlyArray1<'_, f64>,
         volume: PyReadonlyArray1<'_, f64>,
+        on_signal: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let (t, o, h, l, c, v) = bar_slices(&ts, &open, &high, &low, &close, &volume)?;
         let n = c.len();
+        let mut runs = Vec::new();
         let inds: Vec<Bound<'_, PyIndicator>> = indicators
             .iter()
             .map(|i| i.cast_into::<PyIndicator>().map_err(PyErr::from))
@@ -782,6 +872,13 @@ impl PyBarBroker {
                     ind.borrow_mut().feed_bar(py, &pb)?;
                 }
                 on_bar.call1((&bar_obj,))?;
+                if let Some(f) = on_signal {
+                    runs.clear();
+                    runs.extend_from_slice(broker.borrow().sim.signals_fired());
+                    if !runs.is_empty() {
+                        deliver(py, &runs, cfg.tick_size, f)?;
+                    }
+                }
                 loop {
                     {
                         let mut me = broker.borrow_mut();

@@ -8,21 +8,22 @@ use baconalgo_core::backtest::{due, BarConfig, LastTrade, PaperConfig, PaperSim,
 use baconalgo_core::model::Side;
 use baconalgo_core::risk::RiskEngine;
 use baconalgo_core::venue::queue::QueueShape;
-use baconalgo_core::venue::{ExecKind, ExecReport, FeeSchedule, Liquidity};
+use baconalgo_core::venue::{ExecReport, FeeSchedule, Liquidity};
 use baconalgo_core::venue::{LatencyModel, QueueModel, SimConfig, VenueInstrument};
-use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::broker::{
-    kind_name, open_order_tuples, order_args, orders_table, reason_name, replace_args, risk_dict,
-    side_name, PyBar, PyBarBroker, PyIndicator,
+    kill_switch_result, open_order_tuples, order_args, orders_table, reason_name_of_code,
+    replace_args, reset_result, risk_dict, risk_events, side_name, PyBar, PyBarBroker, PyIndicator,
 };
 use crate::bus::events_array;
 use crate::errors::{backtest_err, risk_err};
 use crate::event::{as_events, PyEvent};
 use crate::risk::limits::{extract_limits, extract_specs};
+use crate::signal::{deliver, signal_err, SignalDefinition};
 
 /// A market trade as the strategy sees it (one object, updated in place per trade: keep
 /// `trade.copy()` beyond the call).
@@ -375,6 +376,7 @@ impl PyPaperBroker {
             ("quotes", c.quotes),
             ("book_updates", c.book_updates),
             ("bars", c.bars),
+            ("signals", c.signals),
             ("orders", c.orders),
             ("fills", c.fills),
             ("rejects", c.rejects),
@@ -389,36 +391,33 @@ impl PyPaperBroker {
 
     /// Rejected orders, cancels and replaces per reason name (risk or venue reason).
     fn rejects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut counts: Vec<(u16, u64)> = self
+            .sim
+            .reject_counts()
+            .iter()
+            .map(|(&c, &n)| (c, n))
+            .collect();
+        counts.sort_unstable();
         let d = PyDict::new(py);
-        for s in self.sim.reports() {
-            if s.report.kind == ExecKind::Rejected {
-                let name = reason_name(s).unwrap_or_else(|| "unknown".into());
-                let n: u64 = match d.get_item(&name)? {
-                    Some(v) => v.extract()?,
-                    None => 0,
-                };
-                d.set_item(name, n + 1)?;
-            }
+        for (code, n) in counts {
+            d.set_item(reason_name_of_code(code).unwrap_or("unknown".into()), n)?;
         }
         Ok(d)
     }
 
-    /// Every order sent, as columns (as `BarBroker`'s orders table; `bar_submitted` and
-    /// `bar_updated` count market events).
-    fn orders<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        orders_table(py, self.sim.order_log(), &self.grid)
+    /// Orders sent, as columns (as `BarBroker`'s orders table; `bar_submitted` and
+    /// `bar_updated` count market events): every one, or the `last` n.
+    #[pyo3(signature = (last = None))]
+    fn orders<'py>(&self, py: Python<'py>, last: Option<usize>) -> PyResult<Bound<'py, PyDict>> {
+        let log = self.sim.order_log();
+        let from = last.map_or(0, |n| log.len().saturating_sub(n));
+        orders_table(py, &log[from..], &self.grid)
     }
 
     /// Every fill received, as columns: ts_ns (venue time), ts_recv_ns, client_order_id,
     /// side, price, qty, fee, liquidity, trade_id.
     fn fills<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f: Vec<ExecReport> = self
-            .sim
-            .reports()
-            .iter()
-            .map(|s| s.report)
-            .filter(|r| r.is_fill())
-            .collect();
+        let f = self.sim.fills();
         let (t, l) = (self.grid.tick_size, self.grid.lot_size);
         let d = PyDict::new(py);
         let u = |g: fn(&ExecReport) -> u64| f.iter().map(g).collect::<Vec<_>>().into_pyarray(py);
@@ -446,29 +445,15 @@ impl PyPaperBroker {
         Ok(d)
     }
 
-    /// Every update the strategy received, in order: (client_order_id, status, reason).
-    fn updates(&self) -> Vec<(u64, &'static str, Option<String>)> {
-        self.sim
-            .reports()
-            .iter()
-            .map(|s| {
-                (
-                    s.report.client_order_id,
-                    kind_name(s.report.kind),
-                    reason_name(s),
-                )
-            })
-            .collect()
-    }
-
     /// One batch of bus events (`EVENT_DTYPE`) through the venue and the strategy: per
     /// event of the instrument, the venue and account update, due reports go to
     /// `on_update` / `on_fill`, then the market callback (`on_trade`, `on_quote`,
-    /// `on_book`, `on_bar` after feeding `indicators`), then the orders it sent are
-    /// served until no callback sends more. None skips a callback.
+    /// `on_book`, `on_bar` after feeding `indicators`), then `on_signal` with each
+    /// signal the event fired (evaluated in Rust on the trade), then the orders they sent
+    /// are served until no callback sends more. None skips a callback.
     #[staticmethod]
     #[pyo3(signature = (broker, events, on_trade, on_quote, on_book, on_bar, on_fill,
-        on_update, indicators))]
+        on_update, indicators, on_signal = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         py: Python<'_>,
@@ -481,8 +466,10 @@ impl PyPaperBroker {
         on_fill: Option<&Bound<'_, PyAny>>,
         on_update: Option<&Bound<'_, PyAny>>,
         indicators: &Bound<'_, PyList>,
+        on_signal: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let array = events_array(events, "events")?;
+        let mut runs = Vec::new();
         let readonly: PyReadonlyArray1<'_, PyEvent> = array.readonly();
         let events = as_events(readonly.as_slice().map_err(|_| {
             PyValueError::new_err("events must be C-contiguous (use numpy.ascontiguousarray)")
@@ -510,6 +497,7 @@ impl PyPaperBroker {
                 (on_quote.is_some(), due::QUOTE),
                 (on_book.is_some(), due::BOOK),
                 (on_bar.is_some() || !inds.is_empty(), due::BAR),
+                (on_signal.is_some(), due::SIGNAL),
             ] {
                 if cb {
                     wanted |= bit;
@@ -582,6 +570,13 @@ impl PyPaperBroker {
                         }
                     }
                 }
+                if due & due::SIGNAL != 0 {
+                    if let Some(f) = on_signal {
+                        runs.clear();
+                        runs.extend_from_slice(broker.borrow().sim.signals_fired());
+                        deliver(py, &runs, grid.tick_size, f)?;
+                    }
+                }
                 loop {
                     {
                         let mut me = broker.borrow_mut();
@@ -598,6 +593,16 @@ impl PyPaperBroker {
         })();
         broker.borrow_mut().scratch = out;
         result
+    }
+
+    /// Evaluates a signal (`baconalgo.signal.Signal.definition()`; prices at the tick
+    /// size) on every trade of the instrument from now on; `run` calls `on_signal` with
+    /// its firings.
+    fn add_signal(&mut self, definition: SignalDefinition) -> PyResult<()> {
+        let engine = definition.engine(self.grid.tick_size)?;
+        self.sim
+            .add_signal(engine)
+            .map_err(|e| signal_err(e, definition.names()))
     }
 
     /// Serves orders sent outside `run` (from `on_start`, or between batches).
@@ -627,6 +632,23 @@ impl PyPaperBroker {
     /// Risk engine summary: accepted, rejected per reason, state (None without one).
     fn risk<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         self.sim.risk().map(|r| risk_dict(py, r)).transpose()
+    }
+
+    /// The kill switch: halts trading in the risk engine and cancels every working order
+    /// (sent with the next requests: call `flush` outside `run`); returns how many.
+    /// `RiskError` without a risk engine.
+    fn kill_switch(&mut self) -> PyResult<usize> {
+        kill_switch_result(self.sim.kill_switch())
+    }
+    /// Back to ACTIVE after the kill switch or a breaker; `ResetRefused` names the
+    /// breakers whose condition still holds. `rebase_peak`: equity now is the new peak.
+    #[pyo3(signature = (*, rebase_peak = false))]
+    fn reset_risk(&mut self, py: Python<'_>, rebase_peak: bool) -> PyResult<()> {
+        reset_result(py, self.sim.reset_risk(rebase_peak))
+    }
+    /// Drains the risk engine's state changes as RISK_STATE events (`EVENT_DTYPE`).
+    fn take_risk_events<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
+        risk_events(py, self.sim.take_risk_events())
     }
 }
 

@@ -261,6 +261,25 @@ impl PyRiskEngine {
         result(py, self.engine.check(&order.0, now(now_ns)))
     }
 
+    /// Runs the checks on a replace of a working order to `price_ticks` and
+    /// `remaining_lots` (the old order's quantity no longer counts). An order the engine
+    /// does not know passes: the venue answers it. After the venue's `replaced`, call
+    /// `on_order_done` then `on_order_accepted` with the new order.
+    #[pyo3(signature = (client_order_id, price_ticks, remaining_lots, now_ns = None))]
+    fn check_replace(
+        &mut self,
+        py: Python<'_>,
+        client_order_id: u64,
+        price_ticks: i64,
+        remaining_lots: i64,
+        now_ns: Option<u64>,
+    ) -> PyResult<Py<PyCheckResult>> {
+        let verdict =
+            self.engine
+                .check_replace(client_order_id, price_ticks, remaining_lots, now(now_ns));
+        result(py, verdict)
+    }
+
     /// `check`, and on acceptance registers the order as working.
     #[pyo3(signature = (order, now_ns = None))]
     fn submit(
