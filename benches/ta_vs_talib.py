@@ -1,7 +1,8 @@
 """Indicator speed: baconalgo.ta against TA-Lib (the `talib` package) in the same process.
 
 1. Every TA-Lib function on one series of 1 M float64 bars (default parameters): best of
-   N runs (time.perf_counter), ns per element, ratio ours / TA-Lib (< 1 is faster).
+   N runs (time.perf_counter), ns per element, ratio ours / TA-Lib (< 1 is faster); ours
+   also with `out=` (no output allocation), and the fixed cost of one call on 16 bars.
 2. The scan case: RSI, EMA, ATR and BBANDS over 10,000 instruments x 500 bars: one 2-D
    call (Fortran-ordered, columns in parallel on every core) against TA-Lib looped over the
    columns from Python; our own 1-D function looped the same way is shown too, so the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,42 +57,70 @@ def bars(n: int, seed: int, shape: tuple[int, ...] | None = None) -> dict[str, A
 
 def best_of(fns: list[Callable[[], Any]], repeat: int) -> list[float]:
     """Best time of each function over `repeat` rounds; the functions take turns within a
-    round, so a burst of load from other processes hits all of them alike."""
+    round, so a burst of load from other processes hits all of them alike, in an order
+    shuffled every round: which call follows which changes what the allocator hands out
+    (reused or freshly faulted pages), and a fixed order showed it as a 20 % difference
+    between two copies of the same function."""
     for fn in fns:
         fn()  # warm-up: page-in, thread pool start
     best = [float("inf")] * len(fns)
+    rng = random.Random(0)
+    order = list(range(len(fns)))
     for _ in range(repeat):
-        for k, fn in enumerate(fns):
+        rng.shuffle(order)
+        for k in order:
+            fn = fns[k]
             t0 = time.perf_counter()
             fn()
             best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
 
+MULTI_OUTPUT = {"BBANDS": 3, "MACD": 3, "STOCH": 2, "STOCHRSI": 2, "AROON": 2}
+
+
 def single_series(n: int, repeat: int, only: set[str]) -> list[str]:
+    """Each function into fresh output arrays (what `talib` does) and into the caller's
+    arrays (`out=`, no allocation); the call's fixed cost is measured on 16 bars."""
     data = bars(n, 42)
+    tiny = bars(16, 43)
     rows = [
-        "| indicator | ours ns/elem | TA-Lib ns/elem | ours / TA-Lib |",
-        "|---|---:|---:|---:|",
+        "| indicator | ours ns/elem | ours out= ns/elem | TA-Lib ns/elem | ours / TA-Lib "
+        "| out= / TA-Lib | ours per call, 16 bars (us) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for f, cols in INPUTS.items():
         if only and f not in only:
             continue
         args = [data[c] for c in cols]
+        tiny_args = [tiny[c] for c in cols]
+        k = MULTI_OUTPUT.get(f, 1)
+        bufs: Any = tuple(np.empty(n) for _ in range(k)) if k > 1 else np.empty(n)
         ours_fn, their_fn = getattr(ta, f), getattr(talib, f)
-        t_ours, t_theirs = best_of(
-            [lambda fn=ours_fn, a=args: fn(*a), lambda fn=their_fn, a=args: fn(*a)], repeat
+        t_ours, t_out, t_theirs = best_of(
+            [
+                lambda fn=ours_fn, a=args: fn(*a),
+                lambda fn=ours_fn, a=args, o=bufs: fn(*a, out=o),
+                lambda fn=their_fn, a=args: fn(*a),
+            ],
+            repeat,
         )
-        ns_ours, ns_theirs = t_ours / n * 1e9, t_theirs / n * 1e9
-        rows.append(f"| {f} | {ns_ours:.2f} | {ns_theirs:.2f} | {t_ours / t_theirs:.2f} |")
+        # The fixed cost of a call (argument checks, output allocation, GIL release):
+        # best of `repeat` runs of 1000 calls on 16 bars.
+        (t_tiny,) = best_of([lambda fn=ours_fn, a=tiny_args: [fn(*a) for _ in range(1000)]], repeat)
+        ns_ours, ns_out, ns_theirs = (t / n * 1e9 for t in (t_ours, t_out, t_theirs))
+        rows.append(
+            f"| {f} | {ns_ours:.2f} | {ns_out:.2f} | {ns_theirs:.2f} | {t_ours / t_theirs:.2f} "
+            f"| {t_out / t_theirs:.2f} | {t_tiny * 1e3:.1f} |"
+        )
     if only:
         return rows
     hlcv = [data[c] for c in ("high", "low", "close", "volume")]
     keys = np.arange(n, dtype=np.int64) // 1440
     (t,) = best_of([lambda: ta.VWAP(*hlcv, session=keys)], repeat)
-    rows.append(f"| VWAP (session) | {t / n * 1e9:.2f} | - | - |")
+    rows.append(f"| VWAP (session) | {t / n * 1e9:.2f} | - | - | - | - | - |")
     (t,) = best_of([lambda: ta.VWAP_ROLLING(*hlcv, 20)], repeat)
-    rows.append(f"| VWAP_ROLLING(20) | {t / n * 1e9:.2f} | - | - |")
+    rows.append(f"| VWAP_ROLLING(20) | {t / n * 1e9:.2f} | - | - | - | - | - |")
     return rows
 
 

@@ -588,3 +588,30 @@ def test_mama_limits_are_talibs() -> None:
                     ta.stream.MAMA(**params)
                 continue
             assert_close(ours("MAMA", cols, params), want, f"MAMA {params}")
+
+
+SINGLE_OUTPUT = [
+    f for f in INPUTS if f not in ("BBANDS", "MACD", "STOCH", "STOCHRSI", "AROON", "MAMA")
+]
+
+
+@pytest.mark.parametrize("f", SINGLE_OUTPUT)
+def test_single_output_functions_write_into_out_array(f: str) -> None:
+    w = walk(300, 12)
+    args = [w[c] for c in INPUTS[f]]
+    fn: Callable[..., Any] = getattr(ta, f)
+    buf = np.full(300, 7.0)
+    got = fn(*args, out=buf)
+    assert got is buf
+    assert_same_bits([buf], [fn(*args)], f"{f} out=")
+    assert_close([buf], theirs(f, w, {}), f"{f} out= vs talib")
+    # A one-element tuple is the same request.
+    tup = (np.full(300, 7.0),)
+    fn(*args, out=tup)
+    assert_same_bits([tup[0]], [buf], f"{f} out=(array,)")
+    with pytest.raises(ValueError, match=r"out\[0\] has shape"):
+        fn(*args, out=np.empty(299))
+    with pytest.raises(TypeError, match="float64"):
+        fn(*args, out=np.empty(300, dtype=np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        fn(*args, out=np.empty(600)[::2])

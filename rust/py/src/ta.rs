@@ -9,7 +9,8 @@
 //!   column in parallel (`ta::matrix::par_columns`, rayon), returning Fortran-ordered
 //!   outputs of the same shape; a C-ordered 2-D array is refused rather than transposed
 //!   behind the caller's back;
-//! * outputs are new float64 arrays; the kernel runs with the GIL released.
+//! * outputs are new float64 arrays, or the caller's own given as `out=` (one array, or a
+//!   tuple of them for the multi-output functions); the kernel runs with the GIL released.
 
 use baconalgo_core::ta::{self, matrix, stream, stream::Indicator, Bar, MaType, Real, TaError};
 use numpy::{
@@ -201,11 +202,15 @@ impl<'py> Call<'py> {
         let Some(out) = out else {
             return Ok(());
         };
-        let items: Vec<Bound<'py, PyAny>> = out
-            .try_iter()
-            .and_then(|it| it.collect::<PyResult<_>>())
-            .map_err(|_| PyTypeError::new_err("out must be a tuple of numpy arrays"))?;
         let n_out = self.outputs.len();
+        // A one-output function takes its array alone (or in a one-element tuple).
+        let items: Vec<Bound<'py, PyAny>> = if n_out == 1 && out.cast::<PyUntypedArray>().is_ok() {
+            vec![out.clone()]
+        } else {
+            out.try_iter()
+                .and_then(|it| it.collect::<PyResult<_>>())
+                .map_err(|_| PyTypeError::new_err("out must be a tuple of numpy arrays"))?
+        };
         if items.len() != n_out {
             return Err(PyValueError::new_err(format!(
                 "out has {} arrays, this function has {n_out} outputs",
@@ -374,10 +379,15 @@ macro_rules! real_fn {
     ($(#[$m:meta])* $f:ident, $name:literal, $kernel:path, $default:tt) => {
         $(#[$m])*
         #[pyfunction(name = $name)]
-        #[pyo3(signature = (real, timeperiod = $default))]
-        fn $f<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64) -> Out<'py> {
+        #[pyo3(signature = (real, timeperiod = $default, *, out = None))]
+        fn $f<'py>(
+            py: Python<'py>,
+            real: Bound<'py, PyAny>,
+            timeperiod: i64,
+            out: Option<Bound<'py, PyAny>>,
+        ) -> Out<'py> {
             let p = period(py, "timeperiod", timeperiod)?;
-            compute!(py, [real], 1, |i, o| $kernel(i[0], p, &mut *o[0]))
+            compute!(py, [real], 1, out = out.as_ref(), |i, o| $kernel(i[0], p, &mut *o[0]))
         }
     };
 }
@@ -387,16 +397,19 @@ macro_rules! hlc_fn {
     ($(#[$m:meta])* $f:ident, $name:literal, $kernel:path, $default:tt) => {
         $(#[$m])*
         #[pyfunction(name = $name)]
-        #[pyo3(signature = (high, low, close, timeperiod = $default))]
+        #[pyo3(signature = (high, low, close, timeperiod = $default, *, out = None))]
         fn $f<'py>(
             py: Python<'py>,
             high: Bound<'py, PyAny>,
             low: Bound<'py, PyAny>,
             close: Bound<'py, PyAny>,
             timeperiod: i64,
+            out: Option<Bound<'py, PyAny>>,
         ) -> Out<'py> {
             let p = period(py, "timeperiod", timeperiod)?;
-            compute!(py, [high, low, close], 1, |i, o| $kernel(i[0], i[1], i[2], p, &mut *o[0]))
+            compute!(py, [high, low, close], 1, out = out.as_ref(), |i, o| {
+                $kernel(i[0], i[1], i[2], p, &mut *o[0])
+            })
         }
     };
 }
@@ -418,10 +431,16 @@ real_fn!(/// Triangular moving average.
 
 /// Tillson's T3: six chained EMAs weighted by the volume factor `vfactor`.
 #[pyfunction(name = "T3")]
-#[pyo3(signature = (real, timeperiod = 5, vfactor = 0.7))]
-fn t3<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64, vfactor: f64) -> Out<'py> {
+#[pyo3(signature = (real, timeperiod = 5, vfactor = 0.7, *, out = None))]
+fn t3<'py>(
+    py: Python<'py>,
+    real: Bound<'py, PyAny>,
+    timeperiod: i64,
+    vfactor: f64,
+    out: Option<Bound<'py, PyAny>>,
+) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
-    compute!(py, [real], 1, |i, o| ta::t3_into(
+    compute!(py, [real], 1, out = out.as_ref(), |i, o| ta::t3_into(
         i[0], p, vfactor, &mut *o[0]
     ))
 }
@@ -449,10 +468,16 @@ hlc_fn!(/// Williams' %R.
 
 /// Population standard deviation times `nbdev`.
 #[pyfunction(name = "STDDEV")]
-#[pyo3(signature = (real, timeperiod = 5, nbdev = 1.0))]
-fn stddev<'py>(py: Python<'py>, real: Bound<'py, PyAny>, timeperiod: i64, nbdev: f64) -> Out<'py> {
+#[pyo3(signature = (real, timeperiod = 5, nbdev = 1.0, *, out = None))]
+fn stddev<'py>(
+    py: Python<'py>,
+    real: Bound<'py, PyAny>,
+    timeperiod: i64,
+    nbdev: f64,
+    out: Option<Bound<'py, PyAny>>,
+) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
-    compute!(py, [real], 1, |i, o| ta::stddev_into(
+    compute!(py, [real], 1, out = out.as_ref(), |i, o| ta::stddev_into(
         i[0], p, nbdev, &mut *o[0]
     ))
 }
@@ -591,21 +616,23 @@ fn mama<'py>(
 
 /// True range.
 #[pyfunction(name = "TRANGE")]
-#[pyo3(signature = (high, low, close))]
+#[pyo3(signature = (high, low, close, *, out = None))]
 fn trange<'py>(
     py: Python<'py>,
     high: Bound<'py, PyAny>,
     low: Bound<'py, PyAny>,
     close: Bound<'py, PyAny>,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
-    compute!(py, [high, low, close], 1, |i, o| ta::trange_into(
-        i[0], i[1], i[2], &mut *o[0]
-    ))
+    compute!(py, [high, low, close], 1, out = out.as_ref(), |i, o| {
+        ta::trange_into(i[0], i[1], i[2], &mut *o[0])
+    })
 }
 
 /// Money flow index.
 #[pyfunction(name = "MFI")]
-#[pyo3(signature = (high, low, close, volume, timeperiod = 14))]
+#[pyo3(signature = (high, low, close, volume, timeperiod = 14, *, out = None))]
+#[allow(clippy::too_many_arguments)]
 fn mfi<'py>(
     py: Python<'py>,
     high: Bound<'py, PyAny>,
@@ -613,20 +640,30 @@ fn mfi<'py>(
     close: Bound<'py, PyAny>,
     volume: Bound<'py, PyAny>,
     timeperiod: i64,
+    out: Option<Bound<'py, PyAny>>,
 ) -> Out<'py> {
     let p = period(py, "timeperiod", timeperiod)?;
-    compute!(py, [high, low, close, volume], 1, |i, o| ta::mfi_into(
-        i[0], i[1], i[2], i[3], p, &mut *o[0]
-    ))
+    compute!(
+        py,
+        [high, low, close, volume],
+        1,
+        out = out.as_ref(),
+        |i, o| ta::mfi_into(i[0], i[1], i[2], i[3], p, &mut *o[0])
+    )
 }
 
 /// On-balance volume (`real` is the close, as in `talib`).
 #[pyfunction(name = "OBV")]
-#[pyo3(signature = (real, volume))]
-fn obv<'py>(py: Python<'py>, real: Bound<'py, PyAny>, volume: Bound<'py, PyAny>) -> Out<'py> {
-    compute!(py, [real, volume], 1, |i, o| ta::obv_into(
-        i[0], i[1], &mut *o[0]
-    ))
+#[pyo3(signature = (real, volume, *, out = None))]
+fn obv<'py>(
+    py: Python<'py>,
+    real: Bound<'py, PyAny>,
+    volume: Bound<'py, PyAny>,
+    out: Option<Bound<'py, PyAny>>,
+) -> Out<'py> {
+    compute!(py, [real, volume], 1, out = out.as_ref(), |i, o| {
+        ta::obv_into(i[0], i[1], &mut *o[0])
+    })
 }
 
 /// Session keys for VWAP: given as int64, or computed from timestamps.

@@ -8,6 +8,13 @@
 //! TA-Lib way because its *index* matters: for AROON it is the output, and for all of them
 //! it decides when the next rescan happens, which is visible when NaNs are in the input (a
 //! rescan that starts on a NaN yields NaN for one step; comparisons never pick a NaN).
+//!
+//! The batch kernels use [`window_extremes`]: TA-Lib 0.8's block scan ([`block_extremes`])
+//! for its values, computed a chunk at a time by vectorised passes.
+
+use std::ops::Range;
+
+use super::{any_nan, Real};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Extreme {
@@ -166,20 +173,25 @@ impl Deque {
 /// equal the bar-at-a-time tracker's, so batch kernels may use this for speed; with NaNs
 /// it reproduces TA-Lib's batch WILLR exactly (comparisons skip NaNs except where a block
 /// scan starts on one).
+///
+/// Only the windows ending in `ends` are emitted (`ends` within `p - 1..len`); the scan
+/// starts at the block holding the first of them, so a sub-range costs O(its length + p).
 pub(crate) fn block_extremes(
     len: usize,
     p: usize,
+    ends: Range<usize>,
     hi: impl Fn(usize) -> f64,
     lo: impl Fn(usize) -> f64,
     mut emit: impl FnMut(usize, f64, f64),
 ) {
-    if p == 0 || len < p {
+    if p == 0 || len < p || ends.start < p - 1 || ends.end > len || ends.is_empty() {
         return;
     }
-    let end = len - 1;
+    let (from, end) = (ends.start, ends.end - 1);
     let (mut suf_h, mut suf_l) = (vec![0.0; p], vec![0.0; p]);
-    let mut block_start = 0;
-    let mut today = p - 1;
+    // Blocks are aligned on multiples of `p` from index 0, whatever range is asked for.
+    let mut block_start = (from + 1 - p) / p * p;
+    let mut today = block_start + p - 1;
     while today <= end {
         // Suffix extrema of the block [block_start, block_start + p - 1], newest first.
         let mut i = block_start + p - 1;
@@ -199,7 +211,9 @@ pub(crate) fn block_extremes(
             suf_h[i - block_start] = highest;
             suf_l[i - block_start] = lowest;
         }
-        emit(today, suf_h[0], suf_l[0]);
+        if today >= from {
+            emit(today, suf_h[0], suf_l[0]);
+        }
         today += 1;
         if today > end {
             break;
@@ -229,11 +243,142 @@ pub(crate) fn block_extremes(
                 if pre_lo < lowest {
                     lowest = pre_lo;
                 }
-                emit(today + k, highest, lowest);
+                if today + k >= from {
+                    emit(today + k, highest, lowest);
+                }
             }
         }
         today += avail;
         block_start = next;
+    }
+}
+
+/// Windows per chunk of [`window_extremes`]: a chunk's doubling levels (a few KiB each)
+/// stay in L1 from one pass to the next.
+const CHUNK: usize = 1024;
+
+/// Largest window [`window_extremes`] computes with its doubling table: the table takes
+/// about log2(window) passes, the block scan a constant three comparisons per value.
+const TABLE_MAX_WINDOW: usize = 128;
+
+/// The highest `hi` and lowest `lo` of every window of `p` values, exactly as
+/// [`block_extremes`] (TA-Lib 0.8's batch WILLR scan) finds them, handed over a chunk at a
+/// time: `emit(first, highest, lowest)` where `highest[k]` and `lowest[k]` belong to the
+/// window ending at index `first + k`; every index in `p - 1..len` is covered once, in
+/// order. `hi` and `lo` have the same length.
+///
+/// A chunk's extremes come from a doubling table: the extreme of every run of 2, 4, 8, ..
+/// values in turn, each level one branch-free pass without a loop-carried dependency (so it
+/// vectorises, where the scan's running comparisons cannot), and a window's extreme is that
+/// of two overlapping power-of-two runs covering it. A max or min of numbers is exact, so
+/// the order of comparisons cannot change it, except through a NaN (every comparison with
+/// it is false) or a -0.0 (equal to +0.0, other bits): a chunk whose inputs hold either is
+/// computed by the block scan itself.
+///
+/// Returns whether `hi` or `lo` holds a NaN (known without an extra pass).
+#[inline(always)]
+pub(crate) fn window_extremes<T: Real>(
+    hi: &[T],
+    lo: &[T],
+    p: usize,
+    mut emit: impl FnMut(usize, &[f64], &[f64]),
+) -> bool {
+    let len = hi.len().min(lo.len());
+    if p == 0 || len < p {
+        return any_nan(&hi[..len]) | any_nan(&lo[..len]);
+    }
+    let chunk = CHUNK.min(len - p + 1);
+    let (mut highest, mut lowest) = (vec![0.0; chunk], vec![0.0; chunk]);
+    let h = |i: usize| hi[i].to_f64();
+    let l = |i: usize| lo[i].to_f64();
+    if p > TABLE_MAX_WINDOW {
+        let (mut first, mut filled) = (p - 1, 0);
+        block_extremes(len, p, p - 1..len, h, l, |_, hh, ll| {
+            highest[filled] = hh;
+            lowest[filled] = ll;
+            filled += 1;
+            if filled == chunk {
+                emit(first, &highest, &lowest);
+                first += chunk;
+                filled = 0;
+            }
+        });
+        if filled > 0 {
+            emit(first, &highest[..filled], &lowest[..filled]);
+        }
+        return any_nan(&hi[..len]) | any_nan(&lo[..len]);
+    }
+    let span = chunk + p - 1;
+    let (mut a, mut b) = (vec![0.0; span], vec![0.0; span]);
+    let (mut first, mut saw_nan) = (p - 1, false);
+    while first < len {
+        let c = chunk.min(len - first);
+        let (xh, xl) = (&hi[first + 1 - p..first + c], &lo[first + 1 - p..first + c]);
+        let (hh, ll) = (&mut highest[..c], &mut lowest[..c]);
+        if order_matters(xh) || order_matters(xl) {
+            saw_nan |= any_nan(xh) | any_nan(xl);
+            block_extremes(len, p, first..first + c, h, l, |i, vh, vl| {
+                hh[i - first] = vh;
+                ll[i - first] = vl;
+            });
+        } else {
+            doubling_table(xh, p, &mut a, &mut b, hh, |x, y| if y > x { y } else { x });
+            doubling_table(xl, p, &mut a, &mut b, ll, |x, y| if y < x { y } else { x });
+        }
+        emit(first, hh, ll);
+        first += c;
+    }
+    saw_nan
+}
+
+/// Whether `x` holds a NaN or a -0.0, where the order of comparisons decides an extreme.
+#[inline(always)]
+fn order_matters<T: Real>(x: &[T]) -> bool {
+    // A fold, not `any`: no early exit, so the test vectorises.
+    x.iter().fold(false, |acc, v| {
+        let v = v.to_f64();
+        acc | v.is_nan() | (v.to_bits() == (-0.0f64).to_bits())
+    })
+}
+
+/// `out[k]` = `pick`-extreme of `x[k..k + p]` for every `k < out.len()`, given
+/// `x.len() == out.len() + p - 1`; `a` and `b` are scratch of at least `x.len()` values.
+#[inline(always)]
+fn doubling_table<T: Real>(
+    x: &[T],
+    p: usize,
+    a: &mut Vec<f64>,
+    b: &mut Vec<f64>,
+    out: &mut [f64],
+    pick: impl Fn(f64, f64) -> f64 + Copy,
+) {
+    if p == 1 {
+        for (o, v) in out.iter_mut().zip(x) {
+            *o = v.to_f64();
+        }
+        return;
+    }
+    // Level 1: runs of 2, straight from the input.
+    let mut valid = x.len() - 1;
+    for (o, (u, v)) in a[..valid].iter_mut().zip(x.iter().zip(&x[1..])) {
+        *o = pick(u.to_f64(), v.to_f64());
+    }
+    let mut run = 2;
+    while run * 2 <= p {
+        let next = valid - run;
+        for (o, (u, v)) in b[..next]
+            .iter_mut()
+            .zip(a[..next].iter().zip(&a[run..valid]))
+        {
+            *o = pick(*u, *v);
+        }
+        std::mem::swap(a, b);
+        valid = next;
+        run *= 2;
+    }
+    // Two runs of `run` values, starting `p - run` apart, cover each window.
+    for (o, (u, v)) in out.iter_mut().zip(a.iter().zip(&a[p - run..valid])) {
+        *o = pick(*u, *v);
     }
 }
 
@@ -316,5 +461,105 @@ pub(crate) fn block_arg_extremes(
         }
         today += avail;
         block_start = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seeded random walk rounded to a tick, so equal values (ties) are common.
+    fn walk(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        let mut price = 50.0;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                price += ((state >> 40) % 9) as f64 * 0.25 - 1.0;
+                price
+            })
+            .collect()
+    }
+
+    fn from_scan(hi: &[f64], lo: &[f64], p: usize) -> Vec<(usize, f64, f64)> {
+        let mut v = Vec::new();
+        let (h, l) = (|i: usize| hi[i], |i: usize| lo[i]);
+        block_extremes(
+            hi.len(),
+            p,
+            p.saturating_sub(1)..hi.len(),
+            h,
+            l,
+            |i, a, b| v.push((i, a, b)),
+        );
+        v
+    }
+
+    fn from_chunks(hi: &[f64], lo: &[f64], p: usize) -> Vec<(usize, f64, f64)> {
+        let mut v = Vec::new();
+        window_extremes(hi, lo, p, |first, hh, ll| {
+            assert_eq!(hh.len(), ll.len());
+            v.extend(
+                (first..)
+                    .zip(hh.iter().zip(ll))
+                    .map(|(i, (a, b))| (i, *a, *b)),
+            );
+        });
+        v
+    }
+
+    fn same_bits(a: &[(usize, f64, f64)], b: &[(usize, f64, f64)]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.0, y.0);
+            let same = |u: f64, v: f64| u.to_bits() == v.to_bits() || (u.is_nan() && v.is_nan());
+            assert!(same(x.1, y.1) && same(x.2, y.2), "{x:?} != {y:?}");
+        }
+    }
+
+    #[test]
+    fn chunked_table_gives_the_block_scans_bits_across_chunks_nans_and_signed_zeros() {
+        let n = 3 * CHUNK + 77;
+        for p in [1, 2, 3, 5, 8, 14, 31, 64, 128, 129, 300] {
+            let hi = walk(n, p as u64);
+            let lo: Vec<f64> = hi.iter().map(|v| v - 1.5).collect();
+            same_bits(&from_scan(&hi, &lo, p), &from_chunks(&hi, &lo, p));
+            // NaNs (at a block start, mid-block, in a run) and zeros of both signs in some
+            // chunks only: those chunks take the scan's own path.
+            let (mut h2, mut l2) = (hi.clone(), lo.clone());
+            for i in [0, 14, 15, 700, 701, 702, 2 * CHUNK + 5] {
+                h2[i] = f64::NAN;
+            }
+            for i in [3, 1500, n - 1] {
+                l2[i] = f64::NAN;
+            }
+            for (i, z) in [(900, 0.0), (901, -0.0), (905, 0.0), (2500, -0.0)] {
+                h2[i] = z;
+                l2[i + 1] = z;
+            }
+            same_bits(&from_scan(&h2, &l2, p), &from_chunks(&h2, &l2, p));
+        }
+    }
+
+    #[test]
+    fn short_and_empty_inputs_give_no_window() {
+        let x = walk(5, 1);
+        assert!(from_chunks(&x, &x, 6).is_empty());
+        assert!(from_chunks(&x, &x, 0).is_empty());
+        assert_eq!(from_chunks(&x, &x, 5).len(), 1);
+        assert!(from_chunks(&[], &[], 3).is_empty());
+    }
+
+    #[test]
+    fn a_range_of_the_scan_equals_that_part_of_the_whole_scan() {
+        let hi = walk(500, 9);
+        let lo: Vec<f64> = hi.iter().map(|v| v - 2.0).collect();
+        let whole = from_scan(&hi, &lo, 14);
+        let mut part = Vec::new();
+        let (h, l) = (|i: usize| hi[i], |i: usize| lo[i]);
+        block_extremes(500, 14, 100..250, h, l, |i, a, b| part.push((i, a, b)));
+        same_bits(&whole[100 - 13..250 - 13], &part);
     }
 }

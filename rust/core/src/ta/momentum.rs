@@ -2,7 +2,8 @@
 //! WILLR, ROC, MOM, AROON. Batch kernels drive the streaming state of
 //! [`super::stream`], so batch and streaming agree bit for bit by construction.
 
-use super::extreme::{block_arg_extremes, block_extremes};
+use super::extreme::{block_arg_extremes, window_extremes};
+use super::overlap::SmaChunks;
 use super::stream::{
     fast_k, mfi_value, money_flow, roc_value, rsi_value, true_range, willr_value, Adx, Aroon, Cci,
     Indicator, MaCore, Macd, MinusDi, PlusDi, Stoch, StochRsi,
@@ -11,8 +12,8 @@ use super::stream::{
 use super::stream::{Mom, Roc, Rsi};
 use super::volatility::alloc_hlc;
 use super::{
-    check_len, check_period, common_len, first_valid_row, run_bars, warm_up, Bar, Cols, MaType,
-    Real, TaError,
+    any_nan, check_len, check_period, common_len, first_valid_row, per_to_k, run_bars, warm_up,
+    Bar, Cols, MaType, Real, TaError,
 };
 
 macro_rules! alloc_real {
@@ -312,12 +313,22 @@ pub fn willr_into<T: Real>(
     out[..b + period - 1].fill(f64::NAN);
     let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
     let out = &mut out[b..];
-    block_extremes(
-        h.len(),
-        period,
-        |i| h[i].to_f64(),
-        |i| l[i].to_f64(),
-        |i, hh, ll| out[i] = willr_value(c[i].to_f64(), hh, ll),
+    super::widest_path(
+        #[inline(always)]
+        || {
+            window_extremes(
+                h,
+                l,
+                period,
+                #[inline(always)]
+                |first, hh, ll| {
+                    let (c, out) = (&c[first..], &mut out[first..first + hh.len()]);
+                    for (o, ((c, hh), ll)) in out.iter_mut().zip(c.iter().zip(hh).zip(ll)) {
+                        *o = willr_value(c.to_f64(), *hh, *ll);
+                    }
+                },
+            )
+        },
     );
     Ok(())
 }
@@ -433,16 +444,62 @@ pub fn macd_into<T: Real>(
     check_len("macd", out_macd.len(), n)?;
     check_len("macdsignal", out_signal.len(), n)?;
     check_len("macdhist", out_hist.len(), n)?;
-    let state = Macd::new(fast, slow, signal)?;
+    let lookback = Macd::new(fast, slow, signal)?.lookback();
+    // The slice form of `Macd`: the same operations in the same order, without the
+    // stream's ring buffer, warm-up counters and per-bar `Option`s.
+    let (fast, slow) = if slow < fast {
+        (slow, fast)
+    } else {
+        (fast, slow)
+    };
+    let Some(b) = warm_up(&[real], lookback, out_macd) else {
+        out_signal.fill(f64::NAN);
+        out_hist.fill(f64::NAN);
+        return Ok(());
+    };
+    out_signal[..b + lookback].fill(f64::NAN);
+    out_hist[..b + lookback].fill(f64::NAN);
+    let x = &real[b..];
+    let v = |i: usize| x[i].to_f64();
+    let (k_fast, k_slow, k_signal) = (per_to_k(fast), per_to_k(slow), per_to_k(signal));
+    // Both averages start at bar `slow - 1`, each seeded with the mean of its own period.
+    let mut slow_ema = 0.0;
+    for i in 0..slow {
+        slow_ema += v(i);
+    }
+    slow_ema /= slow as f64;
+    let mut fast_ema = 0.0;
+    for i in slow - fast..slow {
+        fast_ema += v(i);
+    }
+    fast_ema /= fast as f64;
+    // The signal line is seeded with the mean of the first `signal` MACD values.
+    let mut signal_sum = 0.0;
+    signal_sum += fast_ema - slow_ema;
+    for i in slow..=lookback {
+        slow_ema = (v(i) - slow_ema).mul_add(k_slow, slow_ema);
+        fast_ema = (v(i) - fast_ema).mul_add(k_fast, fast_ema);
+        signal_sum += fast_ema - slow_ema;
+    }
+    let macd = fast_ema - slow_ema;
+    let sig = signal_sum / signal as f64;
+    let first = b + lookback;
+    (out_macd[first], out_signal[first], out_hist[first]) = (macd, sig, macd - sig);
+    let outs = out_macd[first + 1..]
+        .iter_mut()
+        .zip(&mut out_signal[first + 1..])
+        .zip(&mut out_hist[first + 1..]);
     super::fast_path(
         #[inline(always)]
         move || {
-            let mut state = state;
-            for (i, x) in real.iter().enumerate() {
-                let v = state.update(x.to_f64());
-                out_macd[i] = v.macd;
-                out_signal[i] = v.signal;
-                out_hist[i] = v.hist;
+            let (mut slow_ema, mut fast_ema, mut sig) = (slow_ema, fast_ema, sig);
+            for (((m, s), h), x) in outs.zip(&x[lookback + 1..]) {
+                let x = x.to_f64();
+                slow_ema = (x - slow_ema).mul_add(k_slow, slow_ema);
+                fast_ema = (x - fast_ema).mul_add(k_fast, fast_ema);
+                let macd = fast_ema - slow_ema;
+                sig = (macd - sig).mul_add(k_signal, sig);
+                (*m, *s, *h) = (macd, sig, macd - sig);
             }
         },
     );
@@ -461,6 +518,65 @@ pub fn macd<T: Real>(
     let (mut a, mut b, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     macd_into(real, fast, slow, signal, &mut a, &mut b, &mut c)?;
     Ok((a, b, c))
+}
+
+/// A moving average fed a chunk at a time: the slice SMA for TA-Lib's default `matype`,
+/// the streaming state for the others.
+enum Smoother {
+    Sma(SmaChunks),
+    Other(MaCore),
+}
+
+impl Smoother {
+    fn new(matype: MaType, period: usize) -> Smoother {
+        if matype == MaType::Sma && period >= 2 {
+            Smoother::Sma(SmaChunks::new(period))
+        } else {
+            Smoother::Other(MaCore::new(matype, period))
+        }
+    }
+
+    #[inline(always)]
+    fn run(&mut self, xs: &[f64], out: &mut Vec<f64>) {
+        match self {
+            Smoother::Sma(s) => s.run(xs, out),
+            Smoother::Other(m) => m.update_slice(xs, out),
+        }
+    }
+}
+
+/// %K of one chunk of windows into `fast` (one vectorised pass): `close[k]` against
+/// `highest[k]` and `lowest[k]`. Returns whether one of those closes is NaN.
+#[inline(always)]
+fn fast_k_chunk<T: Real>(
+    close: &[T],
+    highest: &[f64],
+    lowest: &[f64],
+    fast: &mut Vec<f64>,
+) -> bool {
+    fast.resize(highest.len(), 0.0);
+    let mut nan = false;
+    let inputs = close.iter().zip(highest.iter().zip(lowest));
+    for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
+        let c = c.to_f64();
+        nan |= c.is_nan();
+        *o = fast_k(c, *hh, *ll);
+    }
+    nan
+}
+
+/// Writes one chunk's two smoothed outputs: the chunk covers `len` rows from `first`; once
+/// an average is warm each input yields one value, so `values[1]` (the later, shorter one)
+/// fills the chunk's tail, `values[0]` is aligned to it by its own tail, and the rows
+/// before are still in the warm-up (NaN).
+#[inline(always)]
+fn write_tail(outs: [&mut [f64]; 2], first: usize, len: usize, values: [&[f64]; 2]) {
+    let valid = values[1].len();
+    let (warm, last) = (first + len - valid, first + len);
+    for (out, v) in outs.into_iter().zip(values) {
+        out[first..warm].fill(f64::NAN);
+        out[warm..last].copy_from_slice(&v[v.len() - valid..]);
+    }
 }
 
 /// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
@@ -487,33 +603,44 @@ pub fn stoch_into<T: Real>(
         ("slowd", out_slowd.len()),
     ])?;
     let state = Stoch::new(fastk, slowk, slowk_ma, slowd, slowd_ma)?;
-    let has_nan = |s: &[T]| s.iter().any(|v| v.to_f64().is_nan());
-    if !(has_nan(high) || has_nan(low) || has_nan(close)) {
-        // NaN-free input: the block scan finds the same extremes as the streaming tracker
-        // (which TA-Lib's own batch STOCH uses), at O(1) per bar.
-        out_slowk.fill(f64::NAN);
-        out_slowd.fill(f64::NAN);
-        let mut k_ma = MaCore::new(slowk_ma, slowk);
-        let mut d_ma = MaCore::new(slowd_ma, slowd);
-        super::fast_path(
-            #[inline(always)]
-            || {
-                block_extremes(
-                    n,
-                    fastk,
-                    |i| high[i].to_f64(),
-                    |i| low[i].to_f64(),
-                    |i, hh, ll| {
-                        if let Some(k) = k_ma.update(fast_k(close[i].to_f64(), hh, ll)) {
-                            if let Some(d) = d_ma.update(k) {
-                                out_slowk[i] = k;
-                                out_slowd[i] = d;
-                            }
-                        }
-                    },
-                )
-            },
-        );
+    // Optimistically the block scan, which on NaN-free input finds the same extremes as
+    // the streaming tracker (what TA-Lib's own batch STOCH uses) at O(1) per bar; the scan
+    // and the %K pass tell whether a NaN was read, and then the tracker redoes it all.
+    let lead = (fastk - 1).min(n);
+    out_slowk[..lead].fill(f64::NAN);
+    out_slowd[..lead].fill(f64::NAN);
+    let mut k_ma = Smoother::new(slowk_ma, slowk);
+    let mut d_ma = Smoother::new(slowd_ma, slowd);
+    let (mut fast, mut ks, mut ds) = (Vec::new(), Vec::new(), Vec::new());
+    let mut close_nan = any_nan(&close[..lead]);
+    let scan_nan = super::wide_path(
+        #[inline(always)]
+        || {
+            window_extremes(
+                high,
+                low,
+                fastk,
+                #[inline(always)]
+                |first, hh, ll| {
+                    // %K of the whole chunk (a vectorised pass), then each average over the
+                    // chunk in turn; an average yields one value per input once warm, so a
+                    // chunk's outputs fill its tail.
+                    close_nan |= fast_k_chunk(&close[first..], hh, ll, &mut fast);
+                    ks.clear();
+                    k_ma.run(&fast, &mut ks);
+                    ds.clear();
+                    d_ma.run(&ks, &mut ds);
+                    write_tail(
+                        [&mut out_slowk[..], &mut out_slowd[..]],
+                        first,
+                        hh.len(),
+                        [&ks, &ds],
+                    );
+                },
+            )
+        },
+    );
+    if !(scan_nan || close_nan) {
         return Ok(());
     }
     let cols = Cols {
@@ -577,25 +704,35 @@ pub fn stochrsi_into<T: Real>(
     rsi_into(real, period, &mut rsi)?;
     let start = rsi.iter().position(|v| !v.is_nan()).unwrap_or(n);
     let r = &rsi[start..];
-    if !r.iter().any(|v| v.is_nan()) {
-        out_fastk.fill(f64::NAN);
-        out_fastd.fill(f64::NAN);
+    if !super::wide_path(
+        #[inline(always)]
+        || any_nan(r),
+    ) {
+        let lead = (start + fastk - 1).min(n);
+        out_fastk[..lead].fill(f64::NAN);
+        out_fastd[..lead].fill(f64::NAN);
         let (out_fastk, out_fastd) = (&mut out_fastk[start..], &mut out_fastd[start..]);
-        let mut d_ma = MaCore::new(fastd_ma, fastd);
-        super::fast_path(
+        let mut d_ma = Smoother::new(fastd_ma, fastd);
+        let (mut fast, mut ds) = (Vec::new(), Vec::new());
+        super::wide_path(
             #[inline(always)]
             || {
-                block_extremes(
-                    r.len(),
+                window_extremes(
+                    r,
+                    r,
                     fastk,
-                    |i| r[i],
-                    |i| r[i],
-                    |i, hh, ll| {
-                        let k = fast_k(r[i], hh, ll);
-                        if let Some(d) = d_ma.update(k) {
-                            out_fastk[i] = k;
-                            out_fastd[i] = d;
-                        }
+                    #[inline(always)]
+                    |first, hh, ll| {
+                        // As in `stoch_into`.
+                        fast_k_chunk(&r[first..], hh, ll, &mut fast);
+                        ds.clear();
+                        d_ma.run(&fast, &mut ds);
+                        write_tail(
+                            [&mut out_fastk[..], &mut out_fastd[..]],
+                            first,
+                            hh.len(),
+                            [&fast, &ds],
+                        );
                     },
                 )
             },

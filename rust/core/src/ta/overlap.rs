@@ -48,6 +48,66 @@ pub fn sma<T: Real>(real: &[T], period: usize) -> Result<Vec<f64>, TaError> {
     Ok(out)
 }
 
+/// TA-Lib's SMA (`period >= 2`) over a series handed over a chunk at a time, as STOCH's
+/// and STOCHRSI's smoothing sees it: the operations of [`sma_into`] (and of the streaming
+/// SMA) in the same order, with the running total in a register and the divisions as one
+/// vectorised pass per chunk, off the additions' loop.
+pub(crate) struct SmaChunks {
+    period: usize,
+    divisor: f64,
+    sum: f64,
+    seen: usize,
+    /// The last `period - 1` inputs (fewer at the start), then the chunk being averaged.
+    work: Vec<f64>,
+}
+
+impl SmaChunks {
+    pub(crate) fn new(period: usize) -> SmaChunks {
+        SmaChunks {
+            period,
+            divisor: period as f64,
+            sum: 0.0,
+            seen: 0,
+            work: Vec::new(),
+        }
+    }
+
+    /// Feeds `xs` in order and pushes one mean to `out` per input from the `period`-th on.
+    #[inline(always)]
+    pub(crate) fn run(&mut self, xs: &[f64], out: &mut Vec<f64>) {
+        let p = self.period;
+        let carried = self.work.len();
+        self.work.extend_from_slice(xs);
+        let w = &self.work;
+        let mut sum = self.sum;
+        // The first `period - 1` inputs of the series only add to the total.
+        let warm = (p - 1).saturating_sub(self.seen).min(xs.len());
+        for x in &w[carried..carried + warm] {
+            sum += x;
+        }
+        let from = carried + warm;
+        if from < w.len() {
+            // Here `from >= p - 1`: the window's trailing value is always in `w`.
+            let base = out.len();
+            out.resize(base + w.len() - from, 0.0);
+            let ends = w[from..].iter().zip(&w[from + 1 - p..]);
+            for (o, (x, old)) in out[base..].iter_mut().zip(ends) {
+                sum += x;
+                *o = sum;
+                sum -= old;
+            }
+            for o in &mut out[base..] {
+                *o /= self.divisor;
+            }
+        }
+        self.sum = sum;
+        self.seen += xs.len();
+        let keep = (p - 1).min(self.work.len());
+        let drop = self.work.len() - keep;
+        self.work.drain(..drop);
+    }
+}
+
 macro_rules! ma_batch {
     ($(#[$m:meta])* $into:ident, $alloc:ident, $stream:ident) => {
         $(#[$m])*
@@ -326,4 +386,34 @@ pub fn bbands<T: Real>(
         },
     )?;
     Ok((u, m, l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sma_fed_in_chunks_of_any_size_gives_sma_into_bits() {
+        let mut state = 7u64;
+        let x: Vec<f64> = (0..700)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e3
+            })
+            .collect();
+        for period in [2, 3, 5, 30] {
+            let want = sma(&x, period).unwrap();
+            for chunk in [1, 2, 4, 29, 64, 1000] {
+                let mut s = SmaChunks::new(period);
+                let mut got = Vec::new();
+                for c in x.chunks(chunk) {
+                    s.run(c, &mut got);
+                }
+                assert_eq!(got.len(), x.len() - (period - 1));
+                for (g, w) in got.iter().zip(&want[period - 1..]) {
+                    assert_eq!(g.to_bits(), w.to_bits(), "period {period} chunk {chunk}");
+                }
+            }
+        }
+    }
 }

@@ -82,6 +82,8 @@ impl Ring {
 #[derive(Debug, Clone)]
 pub(crate) struct SmaCore {
     period: usize,
+    /// `period` as a float, converted once (the conversion is not free on every step).
+    divisor: f64,
     ring: Ring,
     count: usize,
     sum: f64,
@@ -91,6 +93,7 @@ impl SmaCore {
     pub(crate) fn new(period: usize) -> SmaCore {
         SmaCore {
             period,
+            divisor: period as f64,
             ring: Ring::new(period),
             count: 0,
             sum: 0.0,
@@ -109,7 +112,7 @@ impl SmaCore {
         }
         let total = self.sum;
         self.sum -= self.ring.oldest();
-        Some(total / self.period as f64)
+        Some(total / self.divisor)
     }
 }
 
@@ -591,6 +594,46 @@ impl MaCore {
             MaCore::Trima(c) => c.update(x),
             MaCore::T3(c) => c.update(x),
             MaCore::Mama(c) => c.update(x).map(|(mama, _)| mama),
+        }
+    }
+
+    /// [`MaCore::update`] on every value of `xs` in order, pushing the outputs to `out`
+    /// (an input still in the warm-up gives none): one dispatch on the type per slice
+    /// instead of one per value.
+    #[inline(always)]
+    pub(crate) fn update_slice(&mut self, xs: &[f64], out: &mut Vec<f64>) {
+        macro_rules! run {
+            ($core:expr) => {
+                for &x in xs {
+                    if let Some(v) = $core.update(x) {
+                        out.push(v);
+                    }
+                }
+            };
+        }
+        match self {
+            MaCore::Copy => out.extend_from_slice(xs),
+            MaCore::Sma(c) => run!(c),
+            MaCore::Ema(c) => {
+                // On a local copy the running value stays in a register; through
+                // `&mut self` it would go through memory on every step.
+                let mut local = c.clone();
+                run!(local);
+                *c = local;
+            }
+            MaCore::Wma(c) => run!(c),
+            MaCore::Dema(c) => run!(c),
+            MaCore::Tema(c) => run!(c),
+            MaCore::Kama(c) => run!(c),
+            MaCore::Trima(c) => run!(c),
+            MaCore::T3(c) => run!(c),
+            MaCore::Mama(c) => {
+                for &x in xs {
+                    if let Some((mama, _)) = c.update(x) {
+                        out.push(mama);
+                    }
+                }
+            }
         }
     }
 }

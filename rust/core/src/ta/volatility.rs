@@ -164,14 +164,39 @@ pub fn stddev_into<T: Real>(
     };
     let x = &real[b..];
     let out = &mut out[b..];
-    running_variance(x, period, |i, var| out[i] = stddev_value(var, nbdev));
+    // The square roots wait in a small buffer and are taken a chunk at a time: vectorised
+    // they cost less than half of one scalar root each, and off the running sums' loop
+    // they no longer compete with it for the divide/square-root unit.
+    const CHUNK: usize = 256;
+    let mut vars = [0.0; CHUNK];
+    let (mut first, mut filled) = (period - 1, 0);
+    let mut flush = |first: usize, vars: &[f64]| {
+        for (o, var) in out[first..first + vars.len()].iter_mut().zip(vars) {
+            *o = stddev_value(*var, nbdev);
+        }
+    };
+    super::wide_path(
+        #[inline(always)]
+        || {
+            running_variance(x, period, |_, var| {
+                vars[filled] = var;
+                filled += 1;
+                if filled == CHUNK {
+                    flush(first, &vars);
+                    first += CHUNK;
+                    filled = 0;
+                }
+            });
+            flush(first, &vars[..filled]);
+        },
+    );
     Ok(())
 }
 
 /// The slice form of [`super::stream::Stddev`]'s variance (TA-Lib 0.8's `VAR`): the same
 /// operations in the same order, without the ring buffer the streaming form needs.
 /// Calls `emit(i, variance)` for `i` in `period - 1..x.len()`.
-#[inline]
+#[inline(always)]
 pub(crate) fn running_variance<T: Real>(x: &[T], period: usize, mut emit: impl FnMut(usize, f64)) {
     let n = x.len();
     if period == 0 || n < period {
