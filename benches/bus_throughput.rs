@@ -56,6 +56,10 @@ fn mark(progress: &Progress) -> (u64, u64) {
 fn report_batches(name: &str, progress: &Progress, since: (u64, u64)) {
     let (done, batches) = mark(progress);
     let (done, batches) = (done - since.0, (batches - since.1).max(1));
+    if done == 0 {
+        // Filtered out on the command line: nothing ran.
+        return;
+    }
     eprintln!(
         "{name}: {:.1} events per consumer batch ({done} events, {batches} batches)",
         done as f64 / batches as f64
