@@ -18,16 +18,52 @@ const RING: usize = 1 << 16;
 const CHANNEL: usize = 1 << 16;
 const BATCH: usize = 256;
 
-struct Count(Arc<AtomicU64>, u64);
+/// What a consumer reports to the bench: events done and batches seen (a batch is what
+/// one read of the producer's cursor released). Written at the end of each batch only.
+#[derive(Default)]
+struct Progress {
+    done: AtomicU64,
+    batches: AtomicU64,
+}
+
+struct Count {
+    progress: Arc<Progress>,
+    sum: u64,
+    batches: u64,
+}
 impl EventHandler<Event> for Count {
     #[inline]
-    fn on_event(&mut self, e: &Event, _s: u64, end: bool) {
-        self.1 = self.1.wrapping_add(e.price_ticks as u64);
+    fn on_event(&mut self, e: &Event, s: u64, end: bool) {
+        self.sum = self.sum.wrapping_add(e.price_ticks as u64);
         if end {
-            self.0.store(_s + 1, Ordering::Release);
+            self.batches += 1;
+            self.progress.batches.store(self.batches, Ordering::Relaxed);
+            self.progress.done.store(s + 1, Ordering::Release);
         }
-        black_box(self.1);
+        black_box(self.sum);
     }
+}
+
+fn mark(progress: &Progress) -> (u64, u64) {
+    (
+        progress.done.load(Ordering::Acquire),
+        progress.batches.load(Ordering::Relaxed),
+    )
+}
+
+/// The average batch a consumer saw since `since`: 1 means it read the cursor after
+/// every event, the regime where the cursor's cache line moves between cores per event.
+fn report_batches(name: &str, progress: &Progress, since: (u64, u64)) {
+    let (done, batches) = mark(progress);
+    let (done, batches) = (done - since.0, (batches - since.1).max(1));
+    if done == 0 {
+        // Filtered out on the command line: nothing ran.
+        return;
+    }
+    eprintln!(
+        "{name}: {:.1} events per consumer batch ({done} events, {batches} batches)",
+        done as f64 / batches as f64
+    );
 }
 
 fn event(n: u64) -> Event {
@@ -39,8 +75,8 @@ fn event(n: u64) -> Event {
     }
 }
 
-fn wait_for(counter: &AtomicU64, target: u64) {
-    while counter.load(Ordering::Acquire) < target {
+fn wait_for(progress: &Progress, target: u64) {
+    while progress.done.load(Ordering::Acquire) < target {
         std::hint::spin_loop();
     }
 }
@@ -49,11 +85,11 @@ fn bus_with(
     mode: ProducerMode,
     consumers: usize,
     pipeline: bool,
-) -> (Bus<Event>, Vec<Arc<AtomicU64>>) {
+) -> (Bus<Event>, Vec<Arc<Progress>>) {
     let mut b = BusBuilder::<Event>::new(RING, mode, WaitStrategy::Yielding).unwrap();
     let mut counters = vec![];
     for i in 0..consumers {
-        let c = Arc::new(AtomicU64::new(0));
+        let c = Arc::new(Progress::default());
         let prev = format!("c{}", i.wrapping_sub(1));
         let after: Vec<&str> = if pipeline && i > 0 {
             vec![prev.as_str()]
@@ -62,7 +98,11 @@ fn bus_with(
         };
         b.add_handler(
             &format!("c{i}"),
-            Box::new(Count(c.clone(), 0)),
+            Box::new(Count {
+                progress: c.clone(),
+                sum: 0,
+                batches: 0,
+            }),
             &after,
             None,
         )
@@ -151,6 +191,7 @@ fn one_producer_one_consumer(c: &mut Criterion) {
         let (bus, counters) = bus_with(ProducerMode::Single, 1, false);
         let mut p = bus.producer().unwrap();
         let mut done = 0u64;
+        let since = mark(&counters[0]);
         g.bench_function("bus_batched", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -164,11 +205,13 @@ fn one_producer_one_consumer(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        report_batches("1p1c/bus_batched", &counters[0], since);
     }
     {
         let (bus, counters) = bus_with(ProducerMode::Single, 1, false);
         let mut p = bus.producer().unwrap();
         let mut done = 0u64;
+        let since = mark(&counters[0]);
         g.bench_function("bus_single", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -182,6 +225,7 @@ fn one_producer_one_consumer(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        report_batches("1p1c/bus_single", &counters[0], since);
     }
     g.bench_function("crossbeam_bounded", |b| {
         b.iter_custom(|iters| channel_run::<Crossbeam>(iters, 1, EVENTS))
@@ -202,6 +246,7 @@ fn three_producers_one_consumer(c: &mut Criterion) {
         let (bus, counters) = bus_with(ProducerMode::Multi, 1, false);
         let mut done = 0u64;
         let template = bus.producer().unwrap();
+        let since = mark(&counters[0]);
         g.bench_function("bus_batched", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -224,6 +269,8 @@ fn three_producers_one_consumer(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        report_batches("3p1c/bus_batched", &counters[0], since);
+        let since = mark(&counters[0]);
         g.bench_function("bus_single", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -245,6 +292,7 @@ fn three_producers_one_consumer(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        report_batches("3p1c/bus_single", &counters[0], since);
     }
     g.bench_function("crossbeam_bounded", |b| {
         b.iter_custom(|iters| channel_run::<Crossbeam>(iters, 3, per))
@@ -265,6 +313,7 @@ fn one_producer_three_consumers(c: &mut Criterion) {
             let (bus, counters) = bus_with(ProducerMode::Single, 3, pipeline);
             let mut p = bus.producer().unwrap();
             let mut done = 0u64;
+            let since = mark(&counters[0]);
             g.bench_function("bus_batched", |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
@@ -278,6 +327,7 @@ fn one_producer_three_consumers(c: &mut Criterion) {
                     start.elapsed()
                 })
             });
+            report_batches(&format!("{group}/bus_batched"), &counters[0], since);
         }
         g.bench_function("crossbeam_bounded", |b| {
             b.iter_custom(|iters| {

@@ -137,7 +137,7 @@ fn close_during_publish_loses_nothing_that_was_accepted() {
 }
 
 #[test]
-fn close_racing_two_producers_on_different_stripes_keeps_every_accepted_event() {
+fn close_racing_two_producer_handles_keeps_every_accepted_event() {
     model(|| {
         let consumer = Arc::new(Sequence::new(0));
         let shared = ring(4, ProducerMode::Multi, &consumer);
@@ -179,5 +179,21 @@ fn close_racing_the_single_producer_keeps_every_accepted_event() {
             .filter_map(|(v, ok)| ok.then_some(v))
             .collect();
         assert_eq!(seen, accepted);
+    });
+}
+
+#[test]
+fn producer_handle_created_while_closing_is_refused_or_drained() {
+    model(|| {
+        let consumer = Arc::new(Sequence::new(0));
+        let shared = ring(2, ProducerMode::Multi, &consumer);
+        let barrier = Barrier::new(shared.clone(), vec![]);
+        let late = shared.clone();
+        // Registering the handle's in-flight flag races `close` scanning for flags.
+        let writer = thread::spawn(move || Producer::new(late).publish(9).is_ok());
+        shared.close();
+        let seen = consume(&barrier, &consumer, None);
+        let accepted = writer.join().unwrap();
+        assert_eq!(seen, if accepted { vec![9] } else { vec![] });
     });
 }

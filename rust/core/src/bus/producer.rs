@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::shared::Shared;
+use super::shared::{InFlight, Shared};
 use super::sync::Ordering;
 use super::BusError;
 
@@ -38,19 +38,25 @@ pub struct Producer<E> {
     next: u64,
     /// Single producer only: a recent minimum of the consumer sequences.
     gate_cache: u64,
-    /// This handle's in-flight stripe (see `Shared::enter`).
-    stripe: usize,
+    /// This handle's in-flight flag (see `Shared::enter`).
+    in_flight: InFlight,
+}
+
+impl<E> Drop for Producer<E> {
+    fn drop(&mut self) {
+        self.shared.unregister(&self.in_flight);
+    }
 }
 
 impl<E: Copy + Default> Producer<E> {
     pub(crate) fn new(shared: Arc<Shared<E>>) -> Self {
         let next = shared.cursor.get();
-        let stripe = shared.assign_stripe();
+        let in_flight = shared.register();
         Producer {
             shared,
             next,
             gate_cache: 0,
-            stripe,
+            in_flight,
         }
     }
 
@@ -155,12 +161,12 @@ impl<E: Copy + Default> Producer<E> {
                 capacity: self.shared.capacity(),
             });
         }
-        self.shared.enter(self.stripe)?;
+        self.shared.enter(&self.in_flight)?;
         let result = self.claim(n as u64, deadline);
         let start = match result {
             Ok(start) => start,
             Err(e) => {
-                self.shared.leave(self.stripe);
+                Shared::<E>::leave(&self.in_flight);
                 return Err(e);
             }
         };
@@ -179,7 +185,7 @@ impl<E: Copy + Default> Producer<E> {
             }
             ProducerMode::Multi => self.shared.mark_published(start, end),
         }
-        self.shared.leave(self.stripe);
+        Shared::<E>::leave(&self.in_flight);
         self.shared.waiter.signal();
         Ok(start)
     }

@@ -9,20 +9,22 @@ use super::producer::ProducerMode;
 use super::ring::Ring;
 use super::sequence::Sequence;
 use super::sync::{
-    heavy_barrier, init_barriers, light_barrier, AtomicBool, AtomicU64, AtomicUsize, Ordering,
+    heavy_barrier, init_barriers, light_barrier, AtomicBool, AtomicU64, Mutex, Ordering,
 };
 use super::wait::{WaitStrategy, Waiter};
 use super::BusError;
 
 /// No final count yet: the bus is open.
 const OPEN: u64 = u64::MAX;
-/// Stripes of the in-flight count (fewer under loom, where each is a modelled atomic).
-#[cfg(not(loom))]
-const IN_FLIGHT_STRIPES: usize = 16;
-#[cfg(loom)]
-const IN_FLIGHT_STRIPES: usize = 2;
 /// Marks a multi-producer slot that has never been published.
 const NEVER_PUBLISHED: u64 = u64::MAX;
+
+/// A producer handle's in-flight flag (see [`Shared::enter`]).
+pub(crate) type InFlight = Arc<CachePadded<AtomicBool>>;
+
+fn lock<T>(m: &Mutex<T>) -> super::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub struct Shared<E> {
     pub(crate) ring: Ring<E>,
@@ -36,20 +38,20 @@ pub struct Shared<E> {
     /// The consumers the producers must not lap.
     gating: Vec<Arc<Sequence>>,
     /// Multi producer: a recent minimum of `gating`, to spare rereading every consumer.
-    gate_cache: AtomicU64,
+    /// Padded: producers rewrite it while every claim and consumer reads the fields
+    /// around it (`closed`, `final_count`, the ring's address).
+    gate_cache: CachePadded<AtomicU64>,
     pub(crate) waiter: Waiter,
     closed: AtomicBool,
-    /// Producers between their closed-check and their publish, striped so producers on
-    /// different threads do not fight over one cache line; shutdown waits for all zero.
-    in_flight: Box<[CachePadded<AtomicUsize>]>,
-    /// Single producer: the one handle is between its closed-check and its publish. A plain
-    /// flag, so the single producer's hot path has no read-modify-write at all.
-    single_in_flight: CachePadded<AtomicBool>,
-    /// Hands each new producer handle its stripe.
-    next_stripe: AtomicUsize,
+    /// One flag per live producer handle, set while that handle is between its
+    /// closed-check and its publish; shutdown waits for all clear. A flag per handle,
+    /// each on its own cache line and written only by its handle, keeps every publish
+    /// free of read-modify-writes on the handshake (multi-producer claims still need one).
+    handles: Mutex<Vec<InFlight>>,
     /// Once closed and quiescent: the total number of events ever published.
     final_count: AtomicU64,
-    pub(crate) producer_waits: AtomicU64,
+    /// Padded for the same reason as `gate_cache`: written when a producer finds the ring full.
+    pub(crate) producer_waits: CachePadded<AtomicU64>,
 }
 
 impl<E: Copy + Default> Shared<E> {
@@ -76,16 +78,12 @@ impl<E: Copy + Default> Shared<E> {
             cursor: Sequence::new(0),
             published,
             gating,
-            gate_cache: AtomicU64::new(0),
+            gate_cache: CachePadded::new(AtomicU64::new(0)),
             waiter: Waiter::new(wait),
             closed: AtomicBool::new(false),
-            in_flight: (0..IN_FLIGHT_STRIPES)
-                .map(|_| CachePadded::new(AtomicUsize::new(0)))
-                .collect(),
-            next_stripe: AtomicUsize::new(0),
-            single_in_flight: CachePadded::new(AtomicBool::new(false)),
+            handles: Mutex::new(Vec::new()),
             final_count: AtomicU64::new(OPEN),
-            producer_waits: AtomicU64::new(0),
+            producer_waits: CachePadded::new(AtomicU64::new(0)),
         })
     }
 }
@@ -161,47 +159,43 @@ impl<E> Shared<E> {
         }
     }
 
-    /// The in-flight stripe for a new producer handle.
-    pub(crate) fn assign_stripe(&self) -> usize {
-        self.next_stripe.fetch_add(1, Ordering::Relaxed) % IN_FLIGHT_STRIPES
+    /// A new producer handle's in-flight flag, watched by `close` until the handle drops.
+    pub(crate) fn register(&self) -> InFlight {
+        let flag = Arc::new(CachePadded::new(AtomicBool::new(false)));
+        // Taking the lock after a `close` that already scanned the list synchronises with
+        // it, so this handle's first `enter` sees `closed`.
+        lock(&self.handles).push(flag.clone());
+        flag
+    }
+
+    pub(crate) fn unregister(&self, flag: &InFlight) {
+        lock(&self.handles).retain(|h| !Arc::ptr_eq(h, flag));
     }
 
     /// Enter the publish path: fails once the bus is closed. Pair with [`Self::leave`].
     #[inline]
-    pub(crate) fn enter(&self, stripe: usize) -> Result<(), BusError> {
+    pub(crate) fn enter(&self, flag: &AtomicBool) -> Result<(), BusError> {
         // Dekker handshake with `close`: either we see `closed`, or `close` sees us in
         // flight. Asymmetric: this side, run on every claim, has only a compiler fence;
         // `close` issues a process-wide barrier that orders our accesses for us.
-        match self.mode {
-            ProducerMode::Single => self.single_in_flight.store(true, Ordering::Relaxed),
-            ProducerMode::Multi => {
-                self.in_flight[stripe].fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        flag.store(true, Ordering::Relaxed);
         light_barrier();
         if self.closed.load(Ordering::Relaxed) {
-            self.leave(stripe);
+            Self::leave(flag);
             return Err(BusError::Closed);
         }
         Ok(())
     }
 
     #[inline]
-    pub(crate) fn leave(&self, stripe: usize) {
-        match self.mode {
-            ProducerMode::Single => self.single_in_flight.store(false, Ordering::Release),
-            ProducerMode::Multi => {
-                self.in_flight[stripe].fetch_sub(1, Ordering::Release);
-            }
-        }
+    pub(crate) fn leave(flag: &AtomicBool) {
+        flag.store(false, Ordering::Release);
     }
 
     fn any_in_flight(&self) -> bool {
-        self.single_in_flight.load(Ordering::Acquire)
-            || self
-                .in_flight
-                .iter()
-                .any(|n| n.load(Ordering::Acquire) != 0)
+        lock(&self.handles)
+            .iter()
+            .any(|h| h.load(Ordering::Acquire))
     }
 
     pub fn is_closed(&self) -> bool {

@@ -1,6 +1,8 @@
 //! How a thread waits when there is nothing to consume or no room to publish: the trade
 //! between wake-up latency and CPU burnt.
 
+use crossbeam_utils::CachePadded;
+
 use super::sync::{fence, spin_hint, yield_now, AtomicUsize, Ordering};
 
 /// Spins a yielding waiter does before it starts giving its core away.
@@ -39,6 +41,12 @@ impl WaitStrategy {
 /// The waiting machinery one bus shares between its producers and consumers.
 pub(crate) struct Waiter {
     strategy: WaitStrategy,
+    /// On its own cache line: blocking waiters write it on every sleep, and it sits inline
+    /// in the bus's shared state next to fields every publish reads.
+    sleep: CachePadded<Sleep>,
+}
+
+struct Sleep {
     sleepers: AtomicUsize,
     #[cfg(not(loom))]
     lock: std::sync::Mutex<()>,
@@ -50,11 +58,13 @@ impl Waiter {
     pub(crate) fn new(strategy: WaitStrategy) -> Self {
         Waiter {
             strategy,
-            sleepers: AtomicUsize::new(0),
-            #[cfg(not(loom))]
-            lock: std::sync::Mutex::new(()),
-            #[cfg(not(loom))]
-            condvar: std::sync::Condvar::new(),
+            sleep: CachePadded::new(Sleep {
+                sleepers: AtomicUsize::new(0),
+                #[cfg(not(loom))]
+                lock: std::sync::Mutex::new(()),
+                #[cfg(not(loom))]
+                condvar: std::sync::Condvar::new(),
+            }),
         }
     }
 
@@ -90,17 +100,18 @@ impl Waiter {
         }
         // Dekker-style handshake with `signal`: announce the sleeper, then re-check under
         // the lock; a signaller that missed the announcement published before our re-check.
-        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        self.sleep.sleepers.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.sleep.lock.lock().unwrap_or_else(|e| e.into_inner());
         if !ready() {
             // The timeout bounds the damage of any wake-up we do not model (e.g. a
             // dependency advancing on another bus); it is not how progress is normally made.
             let _ = self
+                .sleep
                 .condvar
                 .wait_timeout(guard, std::time::Duration::from_millis(1));
         }
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        self.sleep.sleepers.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cfg(loom)]
@@ -117,11 +128,11 @@ impl Waiter {
             return;
         }
         fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) > 0 {
+        if self.sleep.sleepers.load(Ordering::Relaxed) > 0 {
             #[cfg(not(loom))]
             {
-                drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
-                self.condvar.notify_all();
+                drop(self.sleep.lock.lock().unwrap_or_else(|e| e.into_inner()));
+                self.sleep.condvar.notify_all();
             }
         }
     }
