@@ -45,20 +45,20 @@ pytest: build
 bench:
 	cargo bench -p baconalgo-core
 
-bench-python: build
-	$(PY) -m pip install --quiet nautilus_trader
-	$(PY) benches/bus_python.py
-
-bench-python-feed: build
-	$(PY) -m pip install --quiet nautilus_trader orjson msgspec
-	$(PY) benches/feed_python.py
-
-# L2 replay against hftbacktest on a synthetic feed (EVENTS=10000000 by default).
 # Anchors whose pins clash with the project's (hftbacktest wants numpy < 2.3, nautilus
 # pandas < 3) install into their own directory, put first on the path for their bench
 # only, so .venv keeps the versions the tests and mypy run on.
 BENCH_DEPS ?= .bench-deps
 
+bench-python: build
+	$(PY) -m pip install --quiet --upgrade --target $(BENCH_DEPS)/nautilus nautilus_trader
+	PYTHONPATH=$(BENCH_DEPS)/nautilus $(PY) benches/bus_python.py
+
+bench-python-feed: build
+	$(PY) -m pip install --quiet --upgrade --target $(BENCH_DEPS)/feed nautilus_trader orjson msgspec
+	PYTHONPATH=$(BENCH_DEPS)/feed $(PY) benches/feed_python.py
+
+# L2 replay against hftbacktest on a synthetic feed (EVENTS=10000000 by default).
 bench-l2: build
 	$(PY) -m pip install --quiet --upgrade --target $(BENCH_DEPS)/l2 hftbacktest
 	PYTHONPATH=$(BENCH_DEPS)/l2 $(PY) benches/l2_vs_hftbacktest.py

@@ -6,7 +6,7 @@
 * vectorized: one EMA(10)/EMA(50) run, and a 1,000-pair EMA sweep, against vectorbt's
   ``Portfolio.from_signals`` on the same signals, results checked equal in this script.
 
-    make bench-backtest      (pip-installs nautilus_trader and vectorbt into .venv)
+    make bench-backtest      (pip-installs nautilus_trader and vectorbt into .bench-deps/backtest)
 
 The year of bars is the bundled month (``data/bars/btc_perp_1m_2022-01.csv.gz``, 45,031
 real bars) tiled 12 times and cut at 525,600 bars, timestamps re-spaced one minute apart

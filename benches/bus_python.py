@@ -1,7 +1,7 @@
 """Python publish -> consume throughput of the bus, against queue.SimpleQueue and
 NautilusTrader's MessageBus, in one run.
 
-    make bench-python        (installs nautilus_trader into .venv, then runs this)
+    make bench-python        (installs nautilus_trader into .bench-deps/nautilus, then runs this)
 
 Each case moves N events from a publishing Python caller to a consuming Python caller
 and counts both ends; the figure is events per second, best of REPEATS runs.
