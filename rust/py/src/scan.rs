@@ -35,7 +35,8 @@ fn indicator(kind: &str, period: usize, param: f64) -> PyResult<Indicator> {
     })
 }
 
-fn op(text: &str) -> PyResult<Op> {
+/// A comparison operator as rules and filters write it (`<`, `<=`, `>`, `>=`).
+pub(crate) fn comparison(text: &str) -> PyResult<Op> {
     Ok(match text {
         "<" => Op::Lt,
         "<=" => Op::Le,
@@ -99,7 +100,7 @@ fn scan<'py>(
             .map(|(left, o, right_ind, right_val)| {
                 Ok(Filter {
                     left: *left,
-                    op: op(o)?,
+                    op: comparison(o)?,
                     right: right_ind.map_or(Operand::Value(*right_val), Operand::Indicator),
                 })
             })

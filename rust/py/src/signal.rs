@@ -6,13 +6,14 @@ use std::sync::Mutex;
 
 use baconalgo_core::model::{Event, Side};
 use baconalgo_core::signal::{
-    Fusion, Op, Operand, Rule, Series, SignalEngine, SignalError, SignalSpec, Source, SUMMARY_AUX,
+    Fusion, Operand, Rule, Series, SignalEngine, SignalError, SignalSpec, Source, SUMMARY_AUX,
 };
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::event::{as_events, PyEvent};
+use crate::scan::comparison;
 
 fn source(kind: &str, period: usize) -> PyResult<Source> {
     Ok(match kind {
@@ -71,17 +72,7 @@ pub(crate) fn build_engine(
         .map(|(left, op, right, value, weight)| {
             Ok(Rule {
                 left: series(left)?,
-                op: match op.as_str() {
-                    "<" => Op::Lt,
-                    "<=" => Op::Le,
-                    ">" => Op::Gt,
-                    ">=" => Op::Ge,
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                            "unknown comparison {other:?}"
-                        )))
-                    }
-                },
+                op: comparison(op)?,
                 right: match right {
                     Some(r) => Operand::Series(series(r)?),
                     None => Operand::Value(*value),

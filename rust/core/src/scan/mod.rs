@@ -82,13 +82,8 @@ impl Indicator {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
+/// Filters compare as signal rules do.
+pub use crate::signal::Op;
 
 /// The right-hand side of a filter: another requested indicator or a constant.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -282,12 +277,7 @@ fn passes(row: &[f64], f: &Filter) -> bool {
         Operand::Indicator(k) => row[k],
         Operand::Value(v) => v,
     };
-    match f.op {
-        Op::Lt => left < right,
-        Op::Le => left <= right,
-        Op::Gt => left > right,
-        Op::Ge => left >= right,
-    }
+    f.op.holds(left, right)
 }
 
 fn validate(u: &Universe<'_>, req: &ScanRequest) -> Result<usize, ScanError> {

@@ -31,12 +31,26 @@ pub struct Series {
     pub timeframe_ns: u64,
 }
 
+/// A comparison of two values, as rules and scanner filters write it; a NaN on either
+/// side never holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Lt,
     Le,
     Gt,
     Ge,
+}
+
+impl Op {
+    #[inline]
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Op::Lt => left < right,
+            Op::Le => left <= right,
+            Op::Gt => left > right,
+            Op::Ge => left >= right,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -436,12 +450,7 @@ impl SignalEngine {
                         (_, Some(i)) => value(*i),
                         _ => f64::NAN,
                     };
-                    let holds = match rule.op {
-                        Op::Lt => left < right,
-                        Op::Le => left <= right,
-                        Op::Gt => left > right,
-                        Op::Ge => left >= right,
-                    };
+                    let holds = rule.op.holds(left, right);
                     (holds, left, right)
                 }),
         );
