@@ -180,8 +180,6 @@ fn every_indicator_matches_talib_fixtures() {
                     let got = cache.entry(key).or_insert_with(|| run(ds, func, params));
                     let got = match got {
                         Ok(v) => &v[*output],
-                        // MAMA is not implemented: not a mismatch, not verified.
-                        Err(TaError::UnsupportedMaType(_)) => continue,
                         Err(e) => {
                             failures.push(format!("{}: {func}{params:?} failed: {e}", ds.name));
                             continue;
