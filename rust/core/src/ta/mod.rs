@@ -42,6 +42,7 @@ pub mod volatility;
 pub mod volume;
 
 mod extreme;
+mod parallel;
 
 pub use error::TaError;
 pub use mama::{mama, mama_into, Mama, MamaOutput};
