@@ -5,7 +5,6 @@
 //! pool. Short series stay on the calling thread (a fork and join costs microseconds), and
 //! so do calls made from inside the pool: the 2-D kernels already give each worker its own
 //! columns.
-#![allow(dead_code)] // the split kernels arrive in the next commits
 
 use rayon::prelude::*;
 
