@@ -8,7 +8,9 @@ fn walk(n: usize, seed: u64) -> Vec<f64> {
     let mut p = 100.0;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             p += ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0;
             p
         })
@@ -67,8 +69,16 @@ fn mom_and_roc_equal_the_row_formula_on_long_series() {
 fn trange_equals_the_row_formula_on_long_series() {
     let close = with_nans(walk(N, 2));
     let spread = walk(N, 3);
-    let high: Vec<f64> = close.iter().zip(&spread).map(|(c, s)| c + s.abs() * 0.01).collect();
-    let low: Vec<f64> = close.iter().zip(&spread).map(|(c, s)| c - s.abs() * 0.02).collect();
+    let high: Vec<f64> = close
+        .iter()
+        .zip(&spread)
+        .map(|(c, s)| c + s.abs() * 0.01)
+        .collect();
+    let low: Vec<f64> = close
+        .iter()
+        .zip(&spread)
+        .map(|(c, s)| c - s.abs() * 0.02)
+        .collect();
     let mut want = vec![f64::NAN; N];
     for i in 3..N {
         let (h, l, pc) = (high[i], low[i], close[i - 1]);
