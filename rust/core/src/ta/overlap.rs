@@ -13,7 +13,6 @@ use super::volatility::{
 use super::{
     check_len, check_period, fast_path, first_valid_row, run_real, warm_up, MaType, Real, TaError,
 };
-use rayon::prelude::*;
 
 /// TA-Lib `SMA`. Lookback `period - 1`; `period` in 1..=100000.
 pub fn sma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
@@ -166,21 +165,20 @@ fn wma_windows<T: Real>(x: &[T], period: usize, out: &mut [f64], k: usize) {
         wma_first(x, period, out);
         return;
     }
-    let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(starts.len() + 1);
-    let mut rest = out;
-    let mut at = 0;
-    for &g in &starts {
-        let (head, tail) = rest.split_at_mut(g - at);
-        chunks.push((at, head));
-        (rest, at) = (tail, g);
+    let (rest_first, mut rest) = out.split_at_mut(starts[0]);
+    let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(starts.len());
+    for (s, &g) in starts.iter().enumerate() {
+        let end = starts.get(s + 1).copied().unwrap_or(windows);
+        let (head, tail) = rest.split_at_mut(end - g);
+        chunks.push((g, head));
+        rest = tail;
     }
-    chunks.push((at, rest));
-    chunks.into_par_iter().for_each(|(first, out)| {
-        if first == 0 {
-            wma_first(x, period, out);
-        } else {
-            wma_reseeded(x, period, first, out);
+    // The calling thread runs the first stretch itself (one pool thread to wake, not two).
+    rayon::in_place_scope(|scope| {
+        for (first, out) in chunks {
+            scope.spawn(move |_| wma_reseeded(x, period, first, out));
         }
+        wma_first(x, period, rest_first);
     });
 }
 
@@ -498,34 +496,50 @@ fn bbands_sma<T: Real>(x: &[T], period: usize, up: f64, dn: f64, k: usize, outs:
         state
     };
     var_split(x, period, from, &starts, upper, &f64::sqrt, first);
-    // From `g` on, `upper` holds the deviation: the bands, as the fused pass makes them.
-    const ROWS: usize = 1 << 14;
-    upper[g..]
-        .par_chunks_mut(ROWS)
-        .zip(middle[g..].par_chunks(ROWS))
-        .zip(lower_rest.par_chunks_mut(ROWS))
-        .for_each(|((upper, middle), lower)| {
-            super::wide_path(
-                #[inline(always)]
-                || {
-                    let rows = upper.iter_mut().zip(middle).zip(lower.iter_mut());
-                    if up == dn {
-                        // The same test `Bbands::bands` makes, out of the loop: it vectorises.
-                        for ((u, m), l) in rows {
-                            let bands = Bbands::bands(*m, *u, up, up);
-                            *u = bands.upper;
-                            *l = bands.lower;
-                        }
-                    } else {
-                        for ((u, m), l) in rows {
-                            let bands = Bbands::bands(*m, *u, up, dn);
-                            *u = bands.upper;
-                            *l = bands.lower;
-                        }
-                    }
-                },
-            )
-        });
+    // From `g` on, `upper` holds the deviation: the bands, as the fused pass makes them,
+    // a piece per thread, the calling thread's included.
+    let rows = (&mut upper[g..], &middle[g..], lower_rest);
+    let piece = rows.0.len().div_ceil(k);
+    let pieces = rows
+        .0
+        .chunks_mut(piece)
+        .zip(rows.1.chunks(piece))
+        .zip(rows.2.chunks_mut(piece));
+    rayon::in_place_scope(|scope| {
+        let mut pieces = pieces;
+        let mine = pieces.next();
+        for ((upper, middle), lower) in pieces {
+            scope.spawn(move |_| bands_from_deviation(upper, middle, lower, up, dn));
+        }
+        if let Some(((upper, middle), lower)) = mine {
+            bands_from_deviation(upper, middle, lower, up, dn);
+        }
+    });
+}
+
+/// The bands of rows whose deviation is in `upper` and middle band in `middle`, as the
+/// fused pass makes them.
+fn bands_from_deviation(upper: &mut [f64], middle: &[f64], lower: &mut [f64], up: f64, dn: f64) {
+    super::wide_path(
+        #[inline(always)]
+        || {
+            let rows = upper.iter_mut().zip(middle).zip(lower.iter_mut());
+            if up == dn {
+                // The same test `Bbands::bands` makes, out of the loop: it vectorises.
+                for ((u, m), l) in rows {
+                    let bands = Bbands::bands(*m, *u, up, up);
+                    *u = bands.upper;
+                    *l = bands.lower;
+                }
+            } else {
+                for ((u, m), l) in rows {
+                    let bands = Bbands::bands(*m, *u, up, dn);
+                    *u = bands.upper;
+                    *l = bands.lower;
+                }
+            }
+        },
+    )
 }
 
 /// Cost of a row, relative to one of the running variance alone: of the fused pass, and of

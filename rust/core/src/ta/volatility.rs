@@ -6,7 +6,6 @@ use super::stream::{natr_value, stddev_value, true_range};
 #[cfg(doc)]
 use super::stream::{Atr, Natr};
 use super::{check_len, check_period, common_len, fast_path, warm_up, Real, TaError};
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// Allocating driver for one-output HLC kernels.
@@ -518,19 +517,23 @@ pub(crate) fn var_split<T: Real, F: Fn(f64) -> f64 + Sync>(
     }
     let (head, tail) = chunks.split_at_mut(1);
     let out0 = &mut *head[0].1;
-    let (after_first, speculated) = rayon::join(
-        || first(out0),
-        || {
-            tail.par_iter_mut()
-                .map(|(rows, out)| {
-                    super::wide_path(
-                        #[inline(always)]
-                        || speculate(x, p, rows.clone(), out, value),
-                    )
-                })
-                .collect::<Vec<_>>()
-        },
-    );
+    // The calling thread runs the first stretch itself (one pool thread to wake, not two).
+    let mut speculated: Vec<Option<Speculated>> = tail.iter().map(|_| None).collect();
+    let after_first = rayon::in_place_scope(|scope| {
+        for ((rows, out), slot) in tail.iter_mut().zip(&mut speculated) {
+            let rows = rows.clone();
+            scope.spawn(move |_| {
+                let spec = super::wide_path(
+                    #[inline(always)]
+                    || speculate(x, p, rows, out, value),
+                );
+                *slot = Some(spec);
+            });
+        }
+        first(out0)
+    });
+    // A panicking stretch would have ended the scope with its panic: all are here.
+    let speculated: Vec<Speculated> = speculated.into_iter().flatten().collect();
     // Each stretch after the first starts where the chain's exact state is now known.
     let mut state = after_first;
     for (s, spec) in speculated.iter().enumerate() {
