@@ -924,8 +924,11 @@ pub fn stochrsi_into<T: Real>(
     check_len("fastk", out_fastk.len(), n)?;
     check_len("fastd", out_fastd.len(), n)?;
     let state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
-    let b = first_valid_row(&[real], n);
-    if stretches(n) > 1 && n - b > period && n - b - period >= 2 * PIPE_BLOCK {
+    // The first valid row, when the series is long enough to split.
+    let split_from = (stretches(n) > 1)
+        .then(|| first_valid_row(&[real], n))
+        .filter(|&b| n - b > period && n - b - period >= 2 * PIPE_BLOCK);
+    if let Some(b) = split_from {
         // Long series: RSI (a sequential chain) on one thread, the %K windows and the %D
         // average (another chain) behind it on another, a block at a time.
         let first = b + period;
@@ -1325,6 +1328,25 @@ mod split_tests {
                     same_bits(&willr(&h, &l, &c, period).unwrap(), &want, &what);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn columns_of_a_matrix_run_unsplit_on_pool_workers() {
+        let n = LENS[0];
+        splits(n);
+        let cols: Vec<[Vec<f64>; 3]> = (0..3).map(|j| bars(n, 40 + j)).collect();
+        let col = |k: usize| cols.iter().flat_map(|c| c[k].clone()).collect::<Vec<f64>>();
+        let (h, l, c) = (col(0), col(1), col(2));
+        let mut out = vec![0.0; 3 * n];
+        crate::ta::matrix::par_columns(&[&h, &l, &c], &mut [&mut out], n, |i, o| {
+            assert_eq!(stretches(n), 1, "a column would split again");
+            willr_into(i[0], i[1], i[2], 14, &mut *o[0])
+        })
+        .unwrap();
+        for (j, [h, l, c]) in cols.iter().enumerate() {
+            let want = willr(h, l, c, 14).unwrap();
+            same_bits(&out[j * n..(j + 1) * n], &want, &format!("column {j}"));
         }
     }
 
