@@ -6,8 +6,6 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{mpsc, Mutex};
 
-use rayon::prelude::*;
-
 use super::extreme::{block_arg_extremes, window_extremes, window_extremes_in};
 use super::overlap::SmaChunks;
 use super::parallel::stretches;
@@ -331,7 +329,8 @@ hlc_batch!(
 /// The batch kernel is TA-Lib 0.8's van Herk / Gil-Werman block scan: O(1) per bar
 /// whatever the period, and it reproduces TA-Lib's batch results on NaN-containing input,
 /// which differ from TA-Lib's own (and [`super::stream::Willr`]'s) bar-at-a-time form. On NaN-free input
-/// both forms agree bit for bit.
+/// both forms agree bit for bit. A long series (see `parallel::stretches`) is cut into
+/// stretches of windows computed on rayon's threads, with the same bits.
 pub fn willr_into<T: Real>(
     high: &[T],
     low: &[T],
@@ -402,9 +401,35 @@ fn split_windows<const K: usize>(
         return stretch(ends, outs);
     }
     let outs = outs.each_mut().map(|o| &mut **o);
-    blocks(ends.start, outs, ends.len().div_ceil(parts))
-        .into_par_iter()
-        .for_each(|(from, mut o)| stretch(from..from + o[0].len(), &mut o));
+    let mut cut = blocks(ends.start, outs, ends.len().div_ceil(parts));
+    let stretch = &stretch;
+    rayon::in_place_scope(|s| {
+        // The first stretch on this thread (see `on_two_threads`), the others on the pool.
+        let first = cut.pop_front();
+        for (from, mut o) in cut {
+            s.spawn(move |_| stretch(from..from + o[0].len(), &mut o));
+        }
+        if let Some((from, mut o)) = first {
+            stretch(from..from + o[0].len(), &mut o);
+        }
+    });
+}
+
+/// Runs `here` on this thread and `there` on one of rayon's workers, and returns both
+/// results. Unlike `rayon::join`, which from outside the pool moves both closures onto
+/// workers and blocks, this thread does its share: one sleeping worker to wake, not two
+/// (a wake-up is a noticeable part of a millisecond-long call).
+fn on_two_threads<A, B: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let mut got = None;
+    let a = rayon::in_place_scope(|s| {
+        s.spawn(|_| got = Some(there()));
+        here()
+    });
+    // The scope returns once the spawned closure has run (or re-raises its panic).
+    (a, got.expect("the spawned half ran"))
 }
 
 /// Allocating form of [`willr_into`].
@@ -661,7 +686,9 @@ fn write_tail(outs: [&mut [f64]; 2], first: usize, len: usize, values: [&[f64]; 
 
 /// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
 /// slow %D = MA(`slowd`, `slowd_ma`) of slow %K. Defaults 5, 3 SMA, 3 SMA; lookback
-/// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd).
+/// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd). On a long series %K of the
+/// later rows is computed on a second thread while this one runs the averages, which
+/// stay one chain in TA-Lib's order: the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn stoch_into<T: Real>(
     high: &[T],
@@ -741,7 +768,7 @@ pub fn stoch_into<T: Real>(
                 queue.pop_back()
             }
         };
-        let (front_nan, (back, back_nan)) = rayon::join(
+        let (front_nan, (back, back_nan)) = on_two_threads(
             || {
                 let mut nan = false;
                 while let Some((from, [k, d])) = take(true) {
@@ -872,15 +899,14 @@ fn pipeline<const K: usize>(
             let _ = tx.send((from, block));
         }
     };
-    // The producer is `join`'s first closure, which starts on this worker at once; the
-    // consumer waits for blocks on another (or after the producer, on this one, if no
-    // worker is free: the channel is unbounded, so the producer never waits).
+    // The producer runs on this thread, the consumer waits for blocks on a worker (the
+    // channel is unbounded, so the producer never waits for it).
     let consume = move || {
         for (from, block) in rx {
             second_stage(from, block);
         }
     };
-    rayon::join(produce, consume);
+    on_two_threads(produce, consume);
 }
 
 /// Allocating form of [`stoch_into`]: (slowk, slowd) like `talib.STOCH`.
@@ -910,7 +936,8 @@ pub fn stoch<T: Real>(
 
 /// TA-Lib `STOCHRSI`: STOCHF(`fastk`, `fastd`, `fastd_ma`) applied to RSI(`period`).
 /// Defaults 14, 5, 3, SMA; lookback `period + fastk - 1 + MA lookback`. Writes
-/// (fastk, fastd).
+/// (fastk, fastd). On a long series RSI runs on one thread and the rest behind it on
+/// another, each chain in TA-Lib's order: the same bits.
 pub fn stochrsi_into<T: Real>(
     real: &[T],
     period: usize,
@@ -1129,7 +1156,8 @@ pub fn stochrsi<T: Real>(
 }
 
 /// TA-Lib `AROON` over `period + 1` bars, ties to the latest bar. Default 14, lookback
-/// `period`, `period` in 2..=100000. Writes (aroondown, aroonup), `talib`'s order.
+/// `period`, `period` in 2..=100000. Writes (aroondown, aroonup), `talib`'s order. A
+/// long NaN-free series is cut into stretches computed on rayon's threads, same bits.
 pub fn aroon_into<T: Real>(
     high: &[T],
     low: &[T],
