@@ -665,3 +665,56 @@ def test_long_series_split_at_reanchors_equals_talib_bit_for_bit(
     cols64 = {"close": cols32["close"].astype(np.float64)}
     got = ours(f, cols32, params)  # type: ignore[arg-type]
     assert_same_bits(got, ours(f, cols64, params), f"{case_id(case)} float32")
+
+
+# Window indicators that split one long 1-D series over two threads (the 2-D kernels run a
+# column on one pool worker, where no kernel splits: a one-column matrix is the one-thread
+# path).
+SPLIT_CASES = [
+    ("WILLR", {}),
+    ("WILLR", {"timeperiod": 200}),
+    ("STOCH", {}),
+    ("STOCH", {"slowk_matype": 1, "slowd_period": 4, "slowd_matype": 2}),
+    ("STOCHRSI", {}),
+    ("STOCHRSI", {"timeperiod": 9, "fastk_period": 3, "fastd_period": 3, "fastd_matype": 1}),
+    ("AROON", {}),
+    ("AROON", {"timeperiod": 300}),
+]
+
+
+def one_column(f: str, cols: Cols, params: dict[str, Any]) -> list[Arr]:
+    fn: Callable[..., Any] = getattr(ta, f)
+    got = fn(*(np.asfortranarray(cols[c][:, None]) for c in INPUTS[f]), **params)
+    return [g[:, 0] for g in outputs(got)]
+
+
+@pytest.fixture(scope="module")
+def million() -> dict[str, Cols]:
+    plain = walk(1_000_000, 21, tick=0.25)
+    # Signed zeros (some where the stretches and blocks meet), a flat stretch; then NaNs
+    # scattered and a NaN lead.
+    marked = {k: v.copy() for k, v in plain.items()}
+    rows = np.r_[np.arange(499_990, 500_010), 32_768 * np.arange(1, 30) + 3]
+    for k in ("high", "low", "close"):
+        marked[k][rows[::3]] = -0.0
+        marked[k][rows[1::3]] = 0.0
+        marked[k][700_000:705_000] = marked[k][700_000]
+    nans = {k: v.copy() for k, v in marked.items()}
+    nans["high"][[500_001, 600_123]] = np.nan
+    nans["close"][:17] = np.nan
+    return {"plain": plain, "marked": marked, "nans": nans}
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=case_id)
+def test_long_series_split_over_threads_equals_talib_bit_for_bit(
+    million: dict[str, Cols], case: tuple[str, dict[str, Any]]
+) -> None:
+    f, params = case
+    for name, cols in million.items():
+        got = ours(f, cols, params)
+        assert_same_bits(got, theirs(f, cols, params), f"{case_id(case)} {name} vs talib")
+        assert_same_bits(got, one_column(f, cols, params), f"{case_id(case)} {name} 1 thread")
+    cols32 = {k: v.astype(np.float32) for k, v in million["marked"].items()}
+    cols64 = {k: v.astype(np.float64) for k, v in cols32.items()}
+    got = ours(f, cols32, params)  # type: ignore[arg-type]
+    assert_same_bits(got, ours(f, cols64, params), f"{case_id(case)} float32")

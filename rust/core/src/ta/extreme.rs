@@ -281,19 +281,45 @@ pub(crate) fn window_extremes<T: Real>(
     hi: &[T],
     lo: &[T],
     p: usize,
-    mut emit: impl FnMut(usize, &[f64], &[f64]),
+    emit: impl FnMut(usize, &[f64], &[f64]),
 ) -> bool {
     let len = hi.len().min(lo.len());
     if p == 0 || len < p {
         return any_nan(&hi[..len]) | any_nan(&lo[..len]);
     }
-    let chunk = CHUNK.min(len - p + 1);
+    window_extremes_in(hi, lo, p, p - 1..len, emit)
+}
+
+/// [`window_extremes`] for the windows ending in `ends` only (within `p - 1..len`, `p >= 1`),
+/// with the bits of the whole-series call: every window's extremes depend on that window's
+/// values alone (and, through the block scan's comparison order where a NaN or a -0.0 is in
+/// it, on the window's place among blocks aligned on multiples of `p` from index 0, which
+/// the scan keeps whatever range it is asked for). So a series can be cut into stretches of
+/// windows, each computed on its own thread.
+///
+/// Returns whether the values these windows read (`ends.start + 1 - p..ends.end`) hold a NaN.
+#[inline(always)]
+pub(crate) fn window_extremes_in<T: Real>(
+    hi: &[T],
+    lo: &[T],
+    p: usize,
+    ends: Range<usize>,
+    mut emit: impl FnMut(usize, &[f64], &[f64]),
+) -> bool {
+    let len = hi.len().min(lo.len());
+    if ends.is_empty() {
+        return false;
+    }
+    debug_assert!(p >= 1 && ends.start + 1 >= p && ends.end <= len);
+    let chunk = CHUNK.min(ends.len());
     let (mut highest, mut lowest) = (vec![0.0; chunk], vec![0.0; chunk]);
     let h = |i: usize| hi[i].to_f64();
     let l = |i: usize| lo[i].to_f64();
     if p > TABLE_MAX_WINDOW {
-        let (mut first, mut filled) = (p - 1, 0);
-        block_extremes(len, p, p - 1..len, h, l, |_, hh, ll| {
+        let (mut first, mut filled) = (ends.start, 0);
+        let read = ends.start + 1 - p..ends.end;
+        let saw_nan = any_nan(&hi[read.clone()]) | any_nan(&lo[read]);
+        block_extremes(len, p, ends, h, l, |_, hh, ll| {
             highest[filled] = hh;
             lowest[filled] = ll;
             filled += 1;
@@ -306,13 +332,13 @@ pub(crate) fn window_extremes<T: Real>(
         if filled > 0 {
             emit(first, &highest[..filled], &lowest[..filled]);
         }
-        return any_nan(&hi[..len]) | any_nan(&lo[..len]);
+        return saw_nan;
     }
     let span = chunk + p - 1;
     let (mut a, mut b) = (vec![0.0; span], vec![0.0; span]);
-    let (mut first, mut saw_nan) = (p - 1, false);
-    while first < len {
-        let c = chunk.min(len - first);
+    let (mut first, mut saw_nan) = (ends.start, false);
+    while first < ends.end {
+        let c = chunk.min(ends.end - first);
         let (xh, xl) = (&hi[first + 1 - p..first + c], &lo[first + 1 - p..first + c]);
         let (hh, ll) = (&mut highest[..c], &mut lowest[..c]);
         if order_matters(xh) || order_matters(xl) {

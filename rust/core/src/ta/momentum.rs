@@ -2,9 +2,13 @@
 //! WILLR, ROC, MOM, AROON. Batch kernels drive the streaming state of
 //! [`super::stream`], so batch and streaming agree bit for bit by construction.
 
-use super::extreme::{block_arg_extremes, window_extremes};
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::{mpsc, Mutex};
+
+use super::extreme::{block_arg_extremes, window_extremes, window_extremes_in};
 use super::overlap::SmaChunks;
-use super::parallel::rows_in_parallel;
+use super::parallel::{rows_in_parallel, stretches};
 use super::stream::{
     fast_k, mfi_value, money_flow, roc_value, rsi_value, true_range, willr_value, Adx, Aroon, Cci,
     Indicator, MaCore, Macd, MinusDi, PlusDi, Stoch, StochRsi,
@@ -41,41 +45,75 @@ pub fn rsi_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
     };
     let x = &real[b..];
     let out = &mut out[b + period..];
-    let inv = 1.0 / period as f64;
-    let m = (period - 1) as f64;
-    let (mut gain, mut loss) = (0.0, 0.0);
-    for w in x[..=period].windows(2) {
-        let diff = w[1].to_f64() - w[0].to_f64();
-        if diff < 0.0 {
-            loss -= diff;
-        } else {
-            gain += diff;
-        }
-    }
-    loss *= inv;
-    gain *= inv;
-    out[0] = rsi_value(gain, loss);
-    for (o, (cur, prev)) in out[1..]
-        .iter_mut()
-        .zip(x[period + 1..].iter().zip(&x[period..]))
-    {
-        let diff = cur.to_f64() - prev.to_f64();
-        // Branch-free, as in the streaming form (a branch on the sign of a price change
-        // mispredicts half the time: measured twice as slow). The change or +0.0 is picked
-        // with a bit mask: written as a select, LLVM sinks it below the subtraction and
-        // puts a blend on the loop-carried chain.
-        let down = (diff < 0.0) as u64;
-        let to_loss = f64::from_bits(diff.to_bits() & down.wrapping_neg());
-        let to_gain = f64::from_bits(diff.to_bits() & (down.wrapping_sub(1)));
-        loss = loss * m - to_loss;
-        gain = gain * m + to_gain;
-        loss *= inv;
-        gain *= inv;
-        *o = rsi_value(gain, loss);
-    }
+    let mut sums = RsiSums::seed(&x[..=period], period);
+    out[0] = rsi_value(sums.gain, sums.loss);
+    sums.run(&x[period + 1..], &x[period..], &mut out[1..]);
     Ok(())
 }
 alloc_real!(rsi_into, rsi);
+
+/// RSI's running averages of gains and losses: TA-Lib's seed and steps, resumable, so a
+/// long series can be handed on a stretch at a time with the bits of one pass.
+#[derive(Clone, Copy)]
+struct RsiSums {
+    gain: f64,
+    loss: f64,
+    inv: f64,
+    m: f64,
+}
+
+impl RsiSums {
+    /// The averages over the first `period` changes of `x` (`period + 1` values).
+    #[inline(always)]
+    fn seed<T: Real>(x: &[T], period: usize) -> RsiSums {
+        let inv = 1.0 / period as f64;
+        let (mut gain, mut loss) = (0.0, 0.0);
+        for w in x.windows(2) {
+            let diff = w[1].to_f64() - w[0].to_f64();
+            if diff < 0.0 {
+                loss -= diff;
+            } else {
+                gain += diff;
+            }
+        }
+        loss *= inv;
+        gain *= inv;
+        RsiSums {
+            gain,
+            loss,
+            inv,
+            m: (period - 1) as f64,
+        }
+    }
+
+    /// One step per `cur[k]` (whose previous value is `prev[k]`), writing RSI to `out[k]`.
+    #[inline(always)]
+    fn run<T: Real>(&mut self, cur: &[T], prev: &[T], out: &mut [f64]) {
+        // Locals, not fields: through `&mut self` the sums would go through memory.
+        let RsiSums {
+            mut gain,
+            mut loss,
+            inv,
+            m,
+        } = *self;
+        for (o, (cur, prev)) in out.iter_mut().zip(cur.iter().zip(prev)) {
+            let diff = cur.to_f64() - prev.to_f64();
+            // Branch-free, as in the streaming form (a branch on the sign of a price change
+            // mispredicts half the time: measured twice as slow). The change or +0.0 is
+            // picked with a bit mask: written as a select, LLVM sinks it below the
+            // subtraction and puts a blend on the loop-carried chain.
+            let down = (diff < 0.0) as u64;
+            let to_loss = f64::from_bits(diff.to_bits() & down.wrapping_neg());
+            let to_gain = f64::from_bits(diff.to_bits() & (down.wrapping_sub(1)));
+            loss = loss * m - to_loss;
+            gain = gain * m + to_gain;
+            loss *= inv;
+            gain *= inv;
+            *o = rsi_value(gain, loss);
+        }
+        (self.gain, self.loss) = (gain, loss);
+    }
+}
 
 /// `out[i] = f(x[i], x[i - period])` from the first valid row + `period` on ([`Mom`],
 /// [`Roc`] on a slice: no ring buffer, and the loop vectorises).
@@ -295,7 +333,8 @@ hlc_batch!(
 /// The batch kernel is TA-Lib 0.8's van Herk / Gil-Werman block scan: O(1) per bar
 /// whatever the period, and it reproduces TA-Lib's batch results on NaN-containing input,
 /// which differ from TA-Lib's own (and [`super::stream::Willr`]'s) bar-at-a-time form. On NaN-free input
-/// both forms agree bit for bit.
+/// both forms agree bit for bit. A long series (see `parallel::stretches`) is cut into
+/// stretches of windows computed on rayon's threads, with the same bits.
 pub fn willr_into<T: Real>(
     high: &[T],
     low: &[T],
@@ -317,25 +356,84 @@ pub fn willr_into<T: Real>(
     }
     out[..b + period - 1].fill(f64::NAN);
     let (h, l, c) = (&high[b..], &low[b..], &close[b..]);
-    let out = &mut out[b..];
-    super::widest_path(
-        #[inline(always)]
-        || {
-            window_extremes(
-                h,
-                l,
-                period,
-                #[inline(always)]
-                |first, hh, ll| {
-                    let (c, out) = (&c[first..], &mut out[first..first + hh.len()]);
-                    for (o, ((c, hh), ll)) in out.iter_mut().zip(c.iter().zip(hh).zip(ll)) {
-                        *o = willr_value(c.to_f64(), *hh, *ll);
-                    }
-                },
-            )
-        },
+    // %R of the windows ending in `ends` (relative to `b`) into `out` (their rows): each
+    // window's value is its own, so stretches of windows can go to different threads.
+    let stretch = |ends: Range<usize>, out: &mut [f64]| {
+        let from = ends.start;
+        super::widest_path(
+            #[inline(always)]
+            || {
+                window_extremes_in(
+                    h,
+                    l,
+                    period,
+                    ends,
+                    #[inline(always)]
+                    |first, hh, ll| {
+                        let (c, out) = (&c[first..], &mut out[first - from..][..hh.len()]);
+                        for (o, ((c, hh), ll)) in out.iter_mut().zip(c.iter().zip(hh).zip(ll)) {
+                            *o = willr_value(c.to_f64(), *hh, *ll);
+                        }
+                    },
+                )
+            },
+        );
+    };
+    split_windows(
+        period - 1..n - b,
+        &mut [&mut out[b + period - 1..]],
+        |ends, outs| stretch(ends, &mut *outs[0]),
     );
     Ok(())
+}
+
+/// Windows per stretch handed to another thread by [`split_windows`] at the least.
+const MIN_STRETCH: usize = 1 << 14;
+
+/// Runs `stretch(ends, outs)` over the windows ending in `ends`, cut into stretches over
+/// rayon's pool when the series is long enough ([`stretches`]), else in one call on this
+/// thread. `outs` are the output rows of those windows (each `ends.len()` long); each call
+/// gets its stretch's rows of each. For kernels whose every window is computed on its
+/// own, with bits that do not depend on where a stretch starts.
+fn split_windows<const K: usize>(
+    ends: Range<usize>,
+    outs: &mut [&mut [f64]; K],
+    stretch: impl Fn(Range<usize>, &mut [&mut [f64]; K]) + Sync,
+) {
+    let parts = stretches(ends.end).min(ends.len() / MIN_STRETCH).max(1);
+    if parts == 1 {
+        return stretch(ends, outs);
+    }
+    let outs = outs.each_mut().map(|o| &mut **o);
+    let mut cut = blocks(ends.start, outs, ends.len().div_ceil(parts));
+    let stretch = &stretch;
+    rayon::in_place_scope(|s| {
+        // The first stretch on this thread (see `on_two_threads`), the others on the pool.
+        let first = cut.pop_front();
+        for (from, mut o) in cut {
+            s.spawn(move |_| stretch(from..from + o[0].len(), &mut o));
+        }
+        if let Some((from, mut o)) = first {
+            stretch(from..from + o[0].len(), &mut o);
+        }
+    });
+}
+
+/// Runs `here` on this thread and `there` on one of rayon's workers, and returns both
+/// results. Unlike `rayon::join`, which from outside the pool moves both closures onto
+/// workers and blocks, this thread does its share: one sleeping worker to wake, not two
+/// (a wake-up is a noticeable part of a millisecond-long call).
+fn on_two_threads<A, B: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let mut got = None;
+    let a = rayon::in_place_scope(|s| {
+        s.spawn(|_| got = Some(there()));
+        here()
+    });
+    // The scope returns once the spawned closure has run (or re-raises its panic).
+    (a, got.expect("the spawned half ran"))
 }
 
 /// Allocating form of [`willr_into`].
@@ -560,6 +658,12 @@ fn fast_k_chunk<T: Real>(
     fast: &mut Vec<f64>,
 ) -> bool {
     fast.resize(highest.len(), 0.0);
+    fast_k_into(close, highest, lowest, fast)
+}
+
+/// [`fast_k_chunk`] into a slice as long as `highest`.
+#[inline(always)]
+fn fast_k_into<T: Real>(close: &[T], highest: &[f64], lowest: &[f64], fast: &mut [f64]) -> bool {
     let mut nan = false;
     let inputs = close.iter().zip(highest.iter().zip(lowest));
     for (o, (c, (hh, ll))) in fast.iter_mut().zip(inputs) {
@@ -586,7 +690,9 @@ fn write_tail(outs: [&mut [f64]; 2], first: usize, len: usize, values: [&[f64]; 
 
 /// TA-Lib `STOCH`: fast %K over `fastk` bars, slow %K = MA(`slowk`, `slowk_ma`) of it,
 /// slow %D = MA(`slowd`, `slowd_ma`) of slow %K. Defaults 5, 3 SMA, 3 SMA; lookback
-/// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd).
+/// `fastk - 1` + both MA lookbacks. Writes (slowk, slowd). On a long series %K of the
+/// later rows is computed on a second thread while this one runs the averages, which
+/// stay one chain in TA-Lib's order: the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn stoch_into<T: Real>(
     high: &[T],
@@ -618,6 +724,81 @@ pub fn stoch_into<T: Real>(
     let mut d_ma = Smoother::new(slowd_ma, slowd);
     let (mut fast, mut ks, mut ds) = (Vec::new(), Vec::new(), Vec::new());
     let mut close_nan = any_nan(&close[..lead]);
+    if stretches(n) > 1 && n - lead >= 2 * PIPE_BLOCK {
+        // Long series: this thread takes blocks of rows from the front, computing %K and
+        // both averages (sequential chains); another takes blocks from the back, computing
+        // only their %K (into the slow-K rows, as scratch), which the chains then run over
+        // here once they get there.
+        let fast_k_block = |from: usize, k: &mut [f64]| {
+            let mut nan = false;
+            let scan_nan = super::wide_path(
+                #[inline(always)]
+                || {
+                    window_extremes_in(
+                        high,
+                        low,
+                        fastk,
+                        from..from + k.len(),
+                        #[inline(always)]
+                        |first, hh, ll| {
+                            let rows = first - from..first - from + hh.len();
+                            nan |= fast_k_into(&close[first..], hh, ll, &mut k[rows]);
+                        },
+                    )
+                },
+            );
+            nan | scan_nan
+        };
+        let mut averages = |[k, d]: [&mut [f64]; 2]| {
+            for first in (0..k.len()).step_by(CHUNK_ROWS) {
+                let rows = first..(first + CHUNK_ROWS).min(k.len());
+                ks.clear();
+                k_ma.run(&k[rows.clone()], &mut ks);
+                ds.clear();
+                d_ma.run(&ks, &mut ds);
+                write_tail([&mut k[..], &mut d[..]], first, rows.len(), [&ks, &ds]);
+            }
+        };
+        let blocks = Mutex::new(blocks(
+            lead,
+            [&mut out_slowk[lead..], &mut out_slowd[lead..]],
+            PIPE_BLOCK,
+        ));
+        let take = |front: bool| {
+            let mut queue = blocks.lock().unwrap_or_else(|e| e.into_inner());
+            if front {
+                queue.pop_front()
+            } else {
+                queue.pop_back()
+            }
+        };
+        let (front_nan, (back, back_nan)) = on_two_threads(
+            || {
+                let mut nan = false;
+                while let Some((from, [k, d])) = take(true) {
+                    nan |= fast_k_block(from, k);
+                    averages([k, d]);
+                }
+                nan
+            },
+            || {
+                let (mut done, mut nan) = (Vec::new(), false);
+                while let Some((from, [k, d])) = take(false) {
+                    nan |= fast_k_block(from, k);
+                    done.push([k, d]);
+                }
+                (done, nan)
+            },
+        );
+        // The back blocks, last taken first: in row order.
+        for block in back.into_iter().rev() {
+            averages(block);
+        }
+        if !(front_nan || back_nan || close_nan) {
+            return Ok(());
+        }
+        return stoch_stream(state, high, low, close, n, out_slowk, out_slowd);
+    }
     let scan_nan = super::wide_path(
         #[inline(always)]
         || {
@@ -648,6 +829,19 @@ pub fn stoch_into<T: Real>(
     if !(scan_nan || close_nan) {
         return Ok(());
     }
+    stoch_stream(state, high, low, close, n, out_slowk, out_slowd)
+}
+
+/// STOCH through the streaming state, for input with NaNs.
+fn stoch_stream<T: Real>(
+    state: Stoch,
+    high: &[T],
+    low: &[T],
+    close: &[T],
+    n: usize,
+    out_slowk: &mut [f64],
+    out_slowd: &mut [f64],
+) -> Result<(), TaError> {
     let cols = Cols {
         high,
         low,
@@ -659,6 +853,64 @@ pub fn stoch_into<T: Real>(
         out_slowd[i] = v.slowd;
     });
     Ok(())
+}
+
+/// Rows per block of the two-thread STOCH and STOCHRSI: about the work of a tenth of a
+/// millisecond, whose buffers stay in L2.
+const PIPE_BLOCK: usize = 1 << 15;
+
+/// Rows per pass of a chain over a block (its buffers stay in L1).
+const CHUNK_ROWS: usize = 1024;
+
+/// Cuts the rows of `outs` (all of one length), the first of which is row `first`, into
+/// blocks of `size` rows, in order: (row of the block's first row, its rows of each output).
+fn blocks<const K: usize>(
+    first: usize,
+    outs: [&mut [f64]; K],
+    size: usize,
+) -> VecDeque<(usize, [&mut [f64]; K])> {
+    let (mut rests, mut from) = (outs, first);
+    let mut cut = VecDeque::new();
+    while !rests[0].is_empty() {
+        let take = size.min(rests[0].len());
+        let block = rests.each_mut().map(|r| {
+            let (head, rest) = std::mem::take(r).split_at_mut(take);
+            *r = rest;
+            head
+        });
+        cut.push_back((from, block));
+        from += take;
+    }
+    cut
+}
+
+/// Two stages over the blocks of `outs` ([`blocks`] from row `first`), on two of rayon's
+/// threads: for each block in order, `first_stage(from, rows)` then `second_stage(from,
+/// rows)`. The second stage of a block runs on the other thread as soon as its first stage
+/// is done, concurrently with the first stage of the next blocks; each stage sees its
+/// blocks in order.
+fn pipeline<const K: usize>(
+    first: usize,
+    outs: [&mut [f64]; K],
+    mut first_stage: impl FnMut(usize, &mut [&mut [f64]; K]) + Send,
+    mut second_stage: impl FnMut(usize, [&mut [f64]; K]) + Send,
+) {
+    let (tx, rx) = mpsc::channel::<(usize, [&mut [f64]; K])>();
+    let produce = move || {
+        for (from, mut block) in blocks(first, outs, PIPE_BLOCK) {
+            first_stage(from, &mut block);
+            // The receiver lives until every block is in: sending cannot fail.
+            let _ = tx.send((from, block));
+        }
+    };
+    // The producer runs on this thread, the consumer waits for blocks on a worker (the
+    // channel is unbounded, so the producer never waits for it).
+    let consume = move || {
+        for (from, block) in rx {
+            second_stage(from, block);
+        }
+    };
+    on_two_threads(produce, consume);
 }
 
 /// Allocating form of [`stoch_into`]: (slowk, slowd) like `talib.STOCH`.
@@ -688,7 +940,8 @@ pub fn stoch<T: Real>(
 
 /// TA-Lib `STOCHRSI`: STOCHF(`fastk`, `fastd`, `fastd_ma`) applied to RSI(`period`).
 /// Defaults 14, 5, 3, SMA; lookback `period + fastk - 1 + MA lookback`. Writes
-/// (fastk, fastd).
+/// (fastk, fastd). On a long series RSI runs on one thread and the rest behind it on
+/// another, each chain in TA-Lib's order: the same bits.
 pub fn stochrsi_into<T: Real>(
     real: &[T],
     period: usize,
@@ -702,6 +955,38 @@ pub fn stochrsi_into<T: Real>(
     check_len("fastk", out_fastk.len(), n)?;
     check_len("fastd", out_fastd.len(), n)?;
     let state = StochRsi::new(period, fastk, fastd, fastd_ma)?;
+    // The first valid row, when the series is long enough to split.
+    let split_from = (stretches(n) > 1)
+        .then(|| first_valid_row(&[real], n))
+        .filter(|&b| n - b > period && n - b - period >= 2 * PIPE_BLOCK);
+    if let Some(b) = split_from {
+        // Long series: RSI (a sequential chain) on one thread, the %K windows and the %D
+        // average (another chain) behind it on another, a block at a time.
+        let first = b + period;
+        out_fastk[..first].fill(f64::NAN);
+        out_fastd[..first].fill(f64::NAN);
+        let x = &real[b..];
+        let mut sums = RsiSums::seed(&x[..=period], period);
+        let mut tail = StochRsiTail::new(fastk, fastd, fastd_ma);
+        pipeline(
+            first,
+            [&mut out_fastk[first..], &mut out_fastd[first..]],
+            |from, [_, d]| {
+                // RSI of the block's rows into the %D rows, as scratch for the next stage.
+                let (mut row, mut d) = (from - b, &mut d[..]);
+                if from == first {
+                    d[0] = rsi_value(sums.gain, sums.loss);
+                    (row, d) = (row + 1, &mut d[1..]);
+                }
+                sums.run(&x[row..row + d.len()], &x[row - 1..], d);
+            },
+            |from, [k, d]| tail.run(from, k, d),
+        );
+        if !tail.saw_nan {
+            return Ok(());
+        }
+        return stochrsi_stream(state, real, out_fastk, out_fastd);
+    }
     // RSI over the slice first, then the fast %K window over it by the block scan (O(1) per
     // bar instead of the streaming extreme tracker). The scan equals TA-Lib's tracking on
     // NaN-free values, and RSI has none once it has started; checked anyway.
@@ -744,6 +1029,16 @@ pub fn stochrsi_into<T: Real>(
         );
         return Ok(());
     }
+    stochrsi_stream(state, real, out_fastk, out_fastd)
+}
+
+/// STOCHRSI through the streaming state, for an RSI with NaNs.
+fn stochrsi_stream<T: Real>(
+    state: StochRsi,
+    real: &[T],
+    out_fastk: &mut [f64],
+    out_fastd: &mut [f64],
+) -> Result<(), TaError> {
     super::fast_path(
         #[inline(always)]
         move || {
@@ -756,6 +1051,98 @@ pub fn stochrsi_into<T: Real>(
         },
     );
     Ok(())
+}
+
+/// The part of [`stochrsi_into`] after RSI, fed RSI a block of rows at a time: what the
+/// one-pass kernel computes over `r` (the RSI from its first non-NaN value on), with the
+/// same windows, the same block alignment (from that first value) and the same averages.
+struct StochRsiTail {
+    fastk: usize,
+    d_ma: Smoother,
+    /// Series row of the first non-NaN RSI, once seen.
+    start: Option<usize>,
+    /// RSI of the rows from `origin` to the last row fed: the last windows' values, from a
+    /// row a multiple of `fastk` after `start` (the block scan's alignment).
+    work: Vec<f64>,
+    origin: usize,
+    fast: Vec<f64>,
+    ds: Vec<f64>,
+    /// Whether the RSI held a NaN after its start (the one-pass kernel's fallback case).
+    saw_nan: bool,
+}
+
+impl StochRsiTail {
+    fn new(fastk: usize, fastd: usize, fastd_ma: MaType) -> StochRsiTail {
+        StochRsiTail {
+            fastk,
+            d_ma: Smoother::new(fastd_ma, fastd),
+            start: None,
+            work: Vec::new(),
+            origin: 0,
+            fast: Vec::new(),
+            ds: Vec::new(),
+            saw_nan: false,
+        }
+    }
+
+    /// Rows `from..from + k.len()`: their RSI is in `d` on entry; writes their %K to `k`
+    /// and their %D to `d`.
+    fn run(&mut self, from: usize, k: &mut [f64], d: &mut [f64]) {
+        let len = k.len();
+        let mut skip = 0;
+        if self.start.is_none() {
+            match d.iter().position(|v| !v.is_nan()) {
+                Some(j) => {
+                    self.start = Some(from + j);
+                    self.origin = from + j;
+                    skip = j;
+                }
+                None => {
+                    k.fill(f64::NAN);
+                    d.fill(f64::NAN);
+                    return;
+                }
+            }
+        }
+        let Some(start) = self.start else {
+            return;
+        };
+        self.work.extend_from_slice(&d[skip..]);
+        // Rows before the first window's end: the warm-up.
+        let lead = (start + self.fastk - 1).clamp(from, from + len);
+        k[..lead - from].fill(f64::NAN);
+        d[..lead - from].fill(f64::NAN);
+        let (origin, end) = (self.origin, from + len);
+        let (fast, ds, d_ma) = (&mut self.fast, &mut self.ds, &mut self.d_ma);
+        let work = &self.work;
+        let mut nan = false;
+        let scan_nan = super::wide_path(
+            #[inline(always)]
+            || {
+                window_extremes_in(
+                    work,
+                    work,
+                    self.fastk,
+                    lead - origin..end - origin,
+                    #[inline(always)]
+                    |first, hh, ll| {
+                        // As in `stochrsi_into`.
+                        nan |= fast_k_chunk(&work[first..], hh, ll, fast);
+                        ds.clear();
+                        d_ma.run(fast, ds);
+                        let row = origin + first - from;
+                        write_tail([&mut k[..], &mut d[..]], row, hh.len(), [fast, ds]);
+                    },
+                )
+            },
+        );
+        self.saw_nan |= nan | scan_nan;
+        // Keep what the next windows read, from a row aligned as the scan's blocks are.
+        let keep_from = (end + 1).saturating_sub(self.fastk).max(start);
+        let aligned = start + (keep_from - start) / self.fastk * self.fastk;
+        self.work.drain(..aligned - origin);
+        self.origin = aligned;
+    }
 }
 
 /// Allocating form of [`stochrsi_into`]: (fastk, fastd) like `talib.STOCHRSI`.
@@ -773,7 +1160,8 @@ pub fn stochrsi<T: Real>(
 }
 
 /// TA-Lib `AROON` over `period + 1` bars, ties to the latest bar. Default 14, lookback
-/// `period`, `period` in 2..=100000. Writes (aroondown, aroonup), `talib`'s order.
+/// `period`, `period` in 2..=100000. Writes (aroondown, aroonup), `talib`'s order. A
+/// long NaN-free series is cut into stretches computed on rayon's threads, same bits.
 pub fn aroon_into<T: Real>(
     high: &[T],
     low: &[T],
@@ -789,8 +1177,7 @@ pub fn aroon_into<T: Real>(
     ])?;
     let state = Aroon::new(period)?;
     let b = first_valid_row(&[high, low], n);
-    let has_nan = |s: &[T]| s.iter().any(|v| v.to_f64().is_nan());
-    if n > 0 && !(has_nan(&high[b..]) || has_nan(&low[b..])) {
+    if n > 0 && !(any_nan(&high[b..]) || any_nan(&low[b..])) {
         // NaN-free from the start on: the block scan finds the bars TA-Lib's candidate
         // tracking settles on, at O(1) per bar and without its rescans.
         let lookback = (b + period).min(n);
@@ -799,16 +1186,30 @@ pub fn aroon_into<T: Real>(
         let (h, l) = (&high[b..], &low[b..]);
         let factor = 100.0 / period as f64;
         let p = period as f64;
-        block_arg_extremes(
-            h.len(),
-            period + 1,
-            |i| h[i].to_f64(),
-            |i| l[i].to_f64(),
-            |today, hi_at, lo_at| {
-                out_down[b + today] = factor * (p - (today - lo_at) as f64);
-                out_up[b + today] = factor * (p - (today - hi_at) as f64);
-            },
-        );
+        let w = period + 1;
+        if h.len() < w {
+            return Ok(());
+        }
+        // The windows ending in `ends` (relative to `b`) into their rows `outs`. The bar a
+        // window settles on is its latest highest (lowest), whichever order the scan
+        // compares in, so a stretch is scanned on its own (blocks from its first window).
+        let stretch = |ends: Range<usize>, outs: &mut [&mut [f64]; 2]| {
+            let (from, start) = (ends.start, ends.start + 1 - w);
+            let [down, up] = outs;
+            block_arg_extremes(
+                ends.end - start,
+                w,
+                |i| h[start + i].to_f64(),
+                |i| l[start + i].to_f64(),
+                |today, hi_at, lo_at| {
+                    let row = start + today - from;
+                    down[row] = factor * (p - (today - lo_at) as f64);
+                    up[row] = factor * (p - (today - hi_at) as f64);
+                },
+            );
+        };
+        let outs = &mut [&mut out_down[b + period..], &mut out_up[b + period..]];
+        split_windows(period..h.len(), outs, stretch);
         return Ok(());
     }
     let cols = Cols {
@@ -835,4 +1236,239 @@ pub fn aroon<T: Real>(
     let (mut d, mut u) = (vec![0.0; n], vec![0.0; n]);
     aroon_into(high, low, period, &mut d, &mut u)?;
     Ok((d, u))
+}
+
+#[cfg(test)]
+mod split_tests {
+    //! The two-thread paths of WILLR, AROON, STOCH and STOCHRSI against the one-thread
+    //! kernels (what a call from inside rayon's pool runs) on series long enough to split,
+    //! with NaNs, signed zeros and flat stretches where the stretches and blocks meet.
+    use super::*;
+    use crate::ta::parallel::MIN_SPLIT_ROWS;
+
+    /// Row counts that split, neither a multiple of a block nor of a period.
+    const LENS: [usize; 2] = [2 * MIN_SPLIT_ROWS + 4321, 5 * PIPE_BLOCK + 17];
+
+    /// `f` as the one-thread kernels compute it: on a pool worker no kernel splits.
+    fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+        pool.expect("a one-thread pool").install(f)
+    }
+
+    /// Checks that a call from this thread splits a series of `n` rows.
+    fn splits(n: usize) {
+        // A pool of two even on a one-core machine (an error means it is already built).
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build_global();
+        assert!(stretches(n) > 1, "{n} rows do not split");
+    }
+
+    fn same_bits(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            let same = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
+            assert!(same, "{what}: row {i}: {g:?} != {w:?}");
+        }
+    }
+
+    /// Bars of a seeded random walk around zero on a tick grid: equal values, flat
+    /// stretches and zeros are common.
+    fn bars(n: usize, seed: u64) -> [Vec<f64>; 3] {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % 9
+        };
+        let mut price = 0.0;
+        let (mut high, mut low, mut close) = (vec![], vec![], vec![]);
+        for i in 0..n {
+            if (i / 5000) % 7 != 3 {
+                // Every seventh stretch of 5000 bars is flat.
+                price += next() as f64 * 0.25 - 1.0;
+            }
+            close.push(price);
+            high.push(price + (next() % 3) as f64 * 0.25);
+            low.push(price - (next() % 3) as f64 * 0.25);
+        }
+        [high, low, close]
+    }
+
+    /// Rows where the stretches or blocks of a split meet, for windows from row `first`.
+    fn seams(n: usize, first: usize) -> Vec<usize> {
+        let mut at = vec![first + (n - first).div_ceil(2)];
+        at.extend((1..5).map(|k| first + k * PIPE_BLOCK));
+        at.retain(|&r| r < n);
+        at
+    }
+
+    /// Marks rows around each seam with `v` (NaN, -0.0, +0.0) in `x`.
+    fn mark(x: &mut [f64], seams: &[usize], offsets: &[isize], v: f64) {
+        for &s in seams {
+            for &o in offsets {
+                let r = s as isize + o;
+                if (0..x.len() as isize).contains(&r) {
+                    x[r as usize] = v;
+                }
+            }
+        }
+    }
+
+    /// The series each kernel is checked on: plain, with signed zeros at the seams (the
+    /// block scan's order decides those windows), with NaNs at the seams, with a NaN lead.
+    fn variants(n: usize, first: usize, seed: u64) -> Vec<(&'static str, [Vec<f64>; 3])> {
+        let plain = bars(n, seed);
+        let at = seams(n, first);
+        let mut zeros = plain.clone();
+        for x in zeros.iter_mut() {
+            mark(x, &at, &[-3, -1, 2], -0.0);
+            mark(x, &at, &[-2, 0, 1], 0.0);
+        }
+        let mut nans = plain.clone();
+        mark(&mut nans[0], &at, &[-1, 0], f64::NAN);
+        mark(&mut nans[1], &at, &[1, 7], f64::NAN);
+        mark(&mut nans[2], &at, &[-4], f64::NAN);
+        let mut lead = plain.clone();
+        for x in lead.iter_mut() {
+            x[..37].fill(f64::NAN);
+        }
+        vec![
+            ("plain", plain),
+            ("zeros", zeros),
+            ("nans", nans),
+            ("lead", lead),
+        ]
+    }
+
+    fn f32s(x: &[f64]) -> Vec<f32> {
+        x.iter().map(|&v| v as f32).collect()
+    }
+
+    #[test]
+    fn willr_split_gives_the_one_thread_bits() {
+        for n in LENS {
+            splits(n);
+            for period in [2, 14, 129, 1000] {
+                for (name, [h, l, c]) in variants(n, period - 1, period as u64) {
+                    let what = format!("WILLR n={n} period={period} {name}");
+                    let want = one_thread(|| willr(&h, &l, &c, period).unwrap());
+                    same_bits(&willr(&h, &l, &c, period).unwrap(), &want, &what);
+                    let (h, l, c) = (f32s(&h), f32s(&l), f32s(&c));
+                    let want = one_thread(|| willr(&h, &l, &c, period).unwrap());
+                    same_bits(&willr(&h, &l, &c, period).unwrap(), &want, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn columns_of_a_matrix_run_unsplit_on_pool_workers() {
+        let n = LENS[0];
+        splits(n);
+        let cols: Vec<[Vec<f64>; 3]> = (0..3).map(|j| bars(n, 40 + j)).collect();
+        let col = |k: usize| cols.iter().flat_map(|c| c[k].clone()).collect::<Vec<f64>>();
+        let (h, l, c) = (col(0), col(1), col(2));
+        let mut out = vec![0.0; 3 * n];
+        crate::ta::matrix::par_columns(&[&h, &l, &c], &mut [&mut out], n, |i, o| {
+            assert_eq!(stretches(n), 1, "a column would split again");
+            willr_into(i[0], i[1], i[2], 14, &mut *o[0])
+        })
+        .unwrap();
+        for (j, [h, l, c]) in cols.iter().enumerate() {
+            let want = willr(h, l, c, 14).unwrap();
+            same_bits(&out[j * n..(j + 1) * n], &want, &format!("column {j}"));
+        }
+    }
+
+    #[test]
+    fn aroon_split_gives_the_one_thread_bits() {
+        for n in LENS {
+            splits(n);
+            for period in [2, 14, 25, 300] {
+                for (name, [h, l, _]) in variants(n, period, period as u64) {
+                    let what = format!("AROON n={n} period={period} {name}");
+                    let want = one_thread(|| aroon(&h, &l, period).unwrap());
+                    let got = aroon(&h, &l, period).unwrap();
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                    let (h, l) = (f32s(&h), f32s(&l));
+                    let want = one_thread(|| aroon(&h, &l, period).unwrap());
+                    let got = aroon(&h, &l, period).unwrap();
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stoch_pipeline_gives_the_one_thread_bits() {
+        use MaType::*;
+        let params = [
+            (5, 3, Sma, 3, Sma),
+            (14, 1, Sma, 1, Sma),
+            (1, 2, Sma, 2, Sma),
+            (5, 3, Ema, 4, Wma),
+            (9, 3, Dema, 3, Kama),
+            (5, 3, Trima, 4, T3),
+            (300, 5, Sma, 7, Sma),
+        ];
+        for n in LENS {
+            splits(n);
+            for (fk, sk, skm, sd, sdm) in params {
+                for (name, [h, l, c]) in variants(n, fk - 1, fk as u64) {
+                    let what = format!("STOCH n={n} {fk} {sk} {skm:?} {sd} {sdm:?} {name}");
+                    let run = |h: &[f64], l: &[f64], c: &[f64]| {
+                        stoch(h, l, c, fk, sk, skm, sd, sdm).unwrap()
+                    };
+                    let want = one_thread(|| run(&h, &l, &c));
+                    let got = run(&h, &l, &c);
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                    let (h, l, c) = (f32s(&h), f32s(&l), f32s(&c));
+                    let run = || stoch(&h, &l, &c, fk, sk, skm, sd, sdm).unwrap();
+                    let want = one_thread(run);
+                    let got = run();
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stochrsi_pipeline_gives_the_one_thread_bits() {
+        use MaType::*;
+        let params = [
+            (14, 5, 3, Sma),
+            (9, 3, 3, Ema),
+            (9, 5, 4, Trima),
+            (9, 5, 3, T3),
+            (2, 1, 1, Sma),
+            (30, 200, 5, Sma),
+        ];
+        for n in LENS {
+            splits(n);
+            for (p, fk, fd, fdm) in params {
+                for (name, [_, _, mut c]) in variants(n, p + fk - 1, p as u64) {
+                    if name == "zeros" {
+                        // An infinity: RSI turns NaN there (the stream's case).
+                        c[n / 2 + 3] = f64::INFINITY;
+                    }
+                    let what = format!("STOCHRSI n={n} {p} {fk} {fd} {fdm:?} {name}");
+                    let want = one_thread(|| stochrsi(&c, p, fk, fd, fdm).unwrap());
+                    let got = stochrsi(&c, p, fk, fd, fdm).unwrap();
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                    let c = f32s(&c);
+                    let want = one_thread(|| stochrsi(&c, p, fk, fd, fdm).unwrap());
+                    let got = stochrsi(&c, p, fk, fd, fdm).unwrap();
+                    same_bits(&got.0, &want.0, &what);
+                    same_bits(&got.1, &want.1, &what);
+                }
+            }
+        }
+    }
 }
