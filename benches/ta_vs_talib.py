@@ -180,7 +180,9 @@ def main() -> None:
     print(
         f"{cpu_name()}, {os.cpu_count()} logical cores; Python {platform.python_version()}, "
         f"numpy {np.__version__}, talib {talib.__version__} "
-        f"(TA-Lib C {talib.__ta_version__.decode().split()[0]})\n"
+        f"(TA-Lib C {talib.__ta_version__.decode().split()[0]}); our kernels may use "
+        f"{os.environ.get('RAYON_NUM_THREADS', os.cpu_count())} threads (RAYON_NUM_THREADS), "
+        "TA-Lib one\n"
     )
     print(f"Single series, {args.n:,} float64 bars, default parameters, best of {args.repeat}:\n")
     print("\n".join(single_series(args.n, args.repeat, set(args.only))))

@@ -5,6 +5,7 @@
 use super::chain::{run_chain, same_bits, Chain};
 use super::extreme::{block_arg_extremes, window_extremes};
 use super::overlap::SmaChunks;
+use super::parallel::rows_in_parallel;
 use super::stream::{
     cci_value, fast_k, is_zero_scaled, mfi_value, roc_value, rsi_value, true_range, willr_value,
     Adx, Aroon, Cci, Indicator, MaCore, Macd, MinusDi, PlusDi, Stoch, StochRsi,
@@ -83,7 +84,7 @@ fn lag_into<T: Real>(
     real: &[T],
     period: usize,
     out: &mut [f64],
-    f: impl Fn(f64, f64) -> f64,
+    f: impl Fn(f64, f64) -> f64 + Sync,
 ) -> Result<(), TaError> {
     check_period("timeperiod", period, 1)?;
     check_len("out", out.len(), real.len())?;
@@ -91,9 +92,13 @@ fn lag_into<T: Real>(
         return Ok(());
     };
     let x = &real[b..];
-    for (o, (cur, old)) in out[b + period..].iter_mut().zip(x[period..].iter().zip(x)) {
-        *o = f(cur.to_f64(), old.to_f64());
-    }
+    // Each row is its own two inputs: long series are cut over the cores.
+    rows_in_parallel(&mut out[b + period..], |first, out| {
+        let (cur, old) = (&x[period + first..], &x[first..]);
+        for (o, (cur, old)) in out.iter_mut().zip(cur.iter().zip(old)) {
+            *o = f(cur.to_f64(), old.to_f64());
+        }
+    });
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 //! pool. Short series stay on the calling thread (a fork and join costs microseconds), and
 //! so do calls made from inside the pool: the 2-D kernels already give each worker its own
 //! columns.
-#![allow(dead_code)] // the split kernels arrive in the next commits
+
+use rayon::prelude::*;
 
 /// Below this many rows a 1-D kernel runs on the calling thread.
 pub(crate) const MIN_SPLIT_ROWS: usize = 1 << 16;
@@ -19,6 +20,21 @@ pub(crate) fn stretches(n: usize) -> usize {
     rayon::current_num_threads()
         .min(n / (MIN_SPLIT_ROWS / 2))
         .max(1)
+}
+
+/// Runs `f(first, stretch)` over `out` cut into [`stretches`] pieces, in parallel, where
+/// `stretch` is `out[first..first + stretch.len()]`. For kernels whose every output row is
+/// computed from the inputs alone, with no state carried from row to row, so the bits do
+/// not depend on where the cuts fall.
+pub(crate) fn rows_in_parallel(out: &mut [f64], f: impl Fn(usize, &mut [f64]) + Sync) {
+    let k = stretches(out.len());
+    if k <= 1 {
+        return f(0, out);
+    }
+    let len = out.len().div_ceil(k);
+    out.par_chunks_mut(len)
+        .enumerate()
+        .for_each(|(i, stretch)| f(i * len, stretch));
 }
 
 #[cfg(test)]
@@ -40,5 +56,25 @@ mod tests {
     fn long_series_split_over_the_pool() {
         let want = rayon::current_num_threads().min(20);
         assert_eq!(stretches(10 * MIN_SPLIT_ROWS), want.max(1));
+    }
+
+    #[test]
+    fn rows_in_parallel_covers_every_row_once() {
+        for n in [
+            0,
+            5,
+            MIN_SPLIT_ROWS - 1,
+            MIN_SPLIT_ROWS,
+            3 * MIN_SPLIT_ROWS + 7,
+        ] {
+            let mut out = vec![-1.0; n];
+            rows_in_parallel(&mut out, |first, stretch| {
+                for (j, o) in stretch.iter_mut().enumerate() {
+                    assert_eq!(*o, -1.0);
+                    *o = (first + j) as f64;
+                }
+            });
+            assert!(out.iter().enumerate().all(|(i, o)| *o == i as f64), "n {n}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! (TA-Lib's statistic group, here because it measures dispersion).
 
 use super::chain::{run_chain, same_bits, Chain};
+use super::parallel::rows_in_parallel;
 use super::stream::{natr_value, stddev_value, true_range};
 #[cfg(doc)]
 use super::stream::{Atr, Natr};
@@ -40,10 +41,17 @@ pub fn trange_into<T: Real>(
     let Some(b) = warm_up(&[high, low, close], 1, out) else {
         return Ok(());
     };
-    let (h, l, c) = (&high[b + 1..], &low[b + 1..], &close[b..]);
-    for (o, ((h, l), prev)) in out[b + 1..].iter_mut().zip(h.iter().zip(l).zip(c)) {
-        *o = true_range(h.to_f64(), l.to_f64(), prev.to_f64());
-    }
+    // Each row is its own high, low and previous close: long series are cut over the cores.
+    rows_in_parallel(&mut out[b + 1..], |first, out| {
+        let (h, l, c) = (
+            &high[b + 1 + first..],
+            &low[b + 1 + first..],
+            &close[b + first..],
+        );
+        for (o, ((h, l), prev)) in out.iter_mut().zip(h.iter().zip(l).zip(c)) {
+            *o = true_range(h.to_f64(), l.to_f64(), prev.to_f64());
+        }
+    });
     Ok(())
 }
 
