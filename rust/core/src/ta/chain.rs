@@ -238,9 +238,7 @@ mod tests {
     fn stretches_equal_one_pass_with_nans_and_flat_stretches() {
         let (mut h, mut l, mut c) = walk(6000, 7);
         // Leading NaNs (skipped), a NaN inside the first stretch, a flat run.
-        for i in 0..5 {
-            c[i] = f64::NAN;
-        }
+        c[..5].fill(f64::NAN);
         h[1000] = f64::NAN;
         for i in 3000..4200 {
             (h[i], l[i], c[i]) = (101.0, 101.0, 101.0);

@@ -731,9 +731,7 @@ mod mfi_tests {
         for i in 700..1100 {
             (h[i], l[i], c[i]) = (50.0, 50.0, 50.0);
         }
-        for i in 1500..1520 {
-            v[i] = 0.0;
-        }
+        v[1500..1520].fill(0.0);
         let mut with_nan = c.clone();
         with_nan[0] = f64::NAN;
         with_nan[2200] = f64::NAN;
