@@ -17,10 +17,11 @@
 //! output is what one pass from the start writes.
 
 use super::parallel::stretches;
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// A recurrence over rows `0..rows`, each row writing `K` outputs.
-pub(crate) trait Chain<const K: usize>: Sync {
+pub(crate) trait Chain<const K: usize>: Sync + Copy {
     type State: Copy + Send;
 
     /// The state before row `row`: exactly the series' own at row 0; at a later row a
@@ -51,7 +52,7 @@ pub(crate) fn run_chain<C: Chain<K>, const K: usize>(
     let rows = outs[0].len();
     #[cfg(test)]
     if let Some((parts, forced)) = tests::FORCE.get() {
-        return run_parts(chain, outs, parts, forced.unwrap_or(forget));
+        return run_parts(chain, outs, parts, parts, forced.unwrap_or(forget));
     }
     let cores = stretches(rows);
     // More stretches than cores, so that a core held up (by another process) leaves only
@@ -62,12 +63,8 @@ pub(crate) fn run_chain<C: Chain<K>, const K: usize>(
     } else {
         1
     };
-    run_parts(
-        chain,
-        outs,
-        parts.min(rows / forget.saturating_mul(16).max(1)),
-        forget,
-    );
+    let parts = parts.min(rows / forget.saturating_mul(16).max(1));
+    run_parts(chain, outs, parts, cores, forget);
 }
 
 /// Rows per stretch, about, when a series is split.
@@ -78,6 +75,7 @@ fn run_parts<C: Chain<K>, const K: usize>(
     chain: &C,
     outs: [&mut [f64]; K],
     parts: usize,
+    helpers: usize,
     forget: usize,
 ) {
     let rows = outs[0].len();
@@ -104,12 +102,22 @@ fn run_parts<C: Chain<K>, const K: usize>(
         }
         pieces.push((starts[j], head));
     }
-    // Each stretch: (its state on arrival, its state at the end).
-    let ends: Vec<(C::State, C::State)> = pieces
-        .par_iter_mut()
-        .map(|(first, outs)| {
+    // The calling thread takes stretches in order, and so do `helpers` pool workers; each
+    // stretch records (its state on arrival, its state at the end). The caller works from
+    // the start rather than waiting for a pool worker to wake, and a worker held up by
+    // another process leaves at most its current stretch for the caller to wait on.
+    type Cell<'a, S, const K: usize> = Mutex<(usize, [&'a mut [f64]; K], Option<(S, S)>)>;
+    let cells: Vec<Cell<'_, C::State, K>> = pieces
+        .into_iter()
+        .map(|(first, outs)| Mutex::new((first, outs, None)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+            let (first, outs, done) = &mut *cell;
             let first = *first;
-            super::fast_path(
+            *done = Some(super::fast_path(
                 #[inline(always)]
                 || {
                     let from = first.saturating_sub(forget);
@@ -119,19 +127,31 @@ fn run_parts<C: Chain<K>, const K: usize>(
                     }
                     (state, run_rows(chain, state, first, outs))
                 },
-            )
-        })
-        .collect();
-    let mut end = ends[0].1;
-    for ((first, outs), &(arrival, own_end)) in pieces.iter_mut().zip(&ends).skip(1) {
-        end = if C::same(&arrival, &end) {
-            own_end
-        } else {
-            super::fast_path(
-                #[inline(always)]
-                || run_rows(chain, end, *first, outs),
-            )
-        };
+            ));
+        }
+    };
+    rayon::in_place_scope(|s| {
+        for _ in 1..helpers.max(1) {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+    // Every stretch has run; one whose arrival state is not its predecessor's end state
+    // runs again from that end state.
+    let mut end = None;
+    for cell in cells {
+        let (first, mut outs, done) = cell.into_inner().unwrap_or_else(PoisonError::into_inner);
+        end = Some(match (end, done) {
+            (None, Some((_, own_end))) => own_end,
+            (Some(end), Some((arrival, own_end))) if C::same(&arrival, &end) => own_end,
+            (end, _) => {
+                let state = end.unwrap_or_else(|| chain.seed(0));
+                super::fast_path(
+                    #[inline(always)]
+                    || run_rows(chain, state, first, &mut outs),
+                )
+            }
+        });
     }
 }
 
@@ -143,11 +163,16 @@ fn run_rows<C: Chain<K>, const K: usize>(
     first: usize,
     outs: &mut [&mut [f64]; K],
 ) -> C::State {
+    // Locals: behind the references, LLVM reloads the chain's fields and the outputs'
+    // pointers after every output store (they might alias), a few loads a row.
+    let chain = *chain;
+    let outs: [&mut [f64]; K] = outs.each_mut().map(|o| &mut **o);
     let mut state = state;
     let n = outs[0].len();
     for o in outs.iter() {
         assert_eq!(o.len(), n);
     }
+    let mut outs = outs;
     for i in 0..n {
         let (next, v) = chain.step(state, first + i);
         state = next;

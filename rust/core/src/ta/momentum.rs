@@ -217,6 +217,7 @@ fn di_forget(period: usize) -> usize {
 
 /// +DI or -DI as a [`Chain`]: row `r` is bar `period + r` of the valid stretch; the state
 /// is the smoothed (DM, TR).
+#[derive(Clone, Copy)]
 struct DiChain<'a, T, const PLUS: bool> {
     h: &'a [T],
     l: &'a [T],
@@ -810,6 +811,7 @@ pub fn macd_into<T: Real>(
 
 /// MACD as a [`Chain`]: row `r` is bar `lookback + 1 + r` of the valid stretch; the state
 /// is (slow EMA, fast EMA, signal).
+#[derive(Clone, Copy)]
 struct MacdChain<'a, T> {
     x: &'a [T],
     fast: usize,

@@ -80,7 +80,7 @@ fn atr_slice<T: Real>(
     close: &[T],
     period: usize,
     out: &mut [f64],
-    finish: impl Fn(f64, f64) -> f64 + Sync,
+    finish: impl Fn(f64, f64) -> f64 + Sync + Copy,
 ) -> Result<(), TaError> {
     check_period("timeperiod", period, 1)?;
     common_len(&[
@@ -110,6 +110,7 @@ fn atr_slice<T: Real>(
 
 /// ATR (and what `finish` makes of it) as a [`Chain`]: row `r` is bar `period + 1 + r` of
 /// the valid stretch; the state is the ATR before it.
+#[derive(Clone, Copy)]
 struct AtrChain<'a, T, F> {
     h: &'a [T],
     l: &'a [T],
@@ -130,7 +131,7 @@ impl<T: Real, F> AtrChain<'_, T, F> {
     }
 }
 
-impl<T: Real, F: Fn(f64, f64) -> f64 + Sync> Chain<1> for AtrChain<'_, T, F> {
+impl<T: Real, F: Fn(f64, f64) -> f64 + Sync + Copy> Chain<1> for AtrChain<'_, T, F> {
     type State = f64;
 
     /// TA-Lib's start: the mean of the `period` true ranges up to the row's previous bar.
