@@ -1,5 +1,5 @@
-//! Forgetting recurrences (Wilder's smoothing, EMAs) over one long series, a stretch per
-//! core, with the single-pass bits.
+//! Forgetting recurrences (Wilder's smoothing, EMAs) over one long series, cut into
+//! stretches that the cores run at the same time, with the single-pass bits.
 //!
 //! A recurrence such as `s = s - s / p + x` or `s = (x - s) * k + s` forgets where it
 //! started: two runs from different states, fed the same inputs, differ by a factor
@@ -11,10 +11,10 @@
 //!
 //! So a later stretch starts `forget` rows early from such a guess (the recurrence's own
 //! seeding applied there), and its state on reaching the stretch equals, bit for bit, the
-//! state the previous stretch ends with — which is checked after the join. When it does
-//! not (a NaN, a jump that dwarfs the guess, a `forget` too short), the stretch is run
-//! again from the previous stretch's true end state, on the calling thread. Either way every
-//! output is what one pass from the start writes.
+//! state the previous stretch ends with — which is checked once all have run. When it
+//! does not (a NaN, a jump that dwarfs the guess, a `forget` too short), the stretch is
+//! run again from the previous stretch's true end state, on the calling thread. Either way
+//! every output is what one pass from the start writes.
 
 use super::parallel::stretches;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,8 +42,9 @@ pub(crate) fn same_bits<const N: usize>(a: [f64; N], b: [f64; N]) -> bool {
     a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
-/// Runs `chain` over `outs` (all of one length, the rows), a stretch per core when the
-/// series is long: how many as [`stretches`] says, each starting `forget` rows early.
+/// Runs `chain` over `outs` (all of one length, the rows), on as many cores as
+/// [`stretches`] says when the series is long, in stretches of about [`PIECE_ROWS`] rows,
+/// each starting `forget` rows early.
 pub(crate) fn run_chain<C: Chain<K>, const K: usize>(
     chain: &C,
     outs: [&mut [f64]; K],
@@ -102,7 +103,7 @@ fn run_parts<C: Chain<K>, const K: usize>(
         }
         pieces.push((starts[j], head));
     }
-    // The calling thread takes stretches in order, and so do `helpers` pool workers; each
+    // The calling thread takes stretches in order, and so do `helpers - 1` pool workers; each
     // stretch records (its state on arrival, its state at the end). The caller works from
     // the start rather than waiting for a pool worker to wake, and a worker held up by
     // another process leaves at most its current stretch for the caller to wait on.
