@@ -1,7 +1,7 @@
-"""Long series through Python: the kernels that run a 1,000,000-bar series a stretch per
-core (PLUS_DI, MINUS_DI, ATR, NATR, MACD) and the chunked or lane-grouped ones (MFI, CCI)
-equal TA-Lib bit for bit, as their one-pass forms do, also with NaNs and flat runs where
-the stretches meet."""
+"""Long series through Python: the kernels that run a 1,000,000-bar series in stretches
+on several cores (PLUS_DI, MINUS_DI), ATR, NATR and MACD (the same chain code in one
+pass) and the chunked or lane-grouped ones (MFI, CCI) equal TA-Lib bit for bit, as their
+one-pass forms do, also with NaNs and flat runs where the stretches meet."""
 
 from __future__ import annotations
 

@@ -68,6 +68,11 @@ pub(crate) fn run_chain<C: Chain<K>, const K: usize>(
     run_parts(chain, outs, parts, cores, forget);
 }
 
+/// Runs `chain` over `outs` in one pass on the calling thread.
+pub(crate) fn run_serial<C: Chain<K>, const K: usize>(chain: &C, outs: [&mut [f64]; K]) {
+    run_parts(chain, outs, 1, 1, 0);
+}
+
 /// Rows per stretch, about, when a series is split.
 const PIECE_ROWS: usize = 1 << 17;
 
@@ -187,7 +192,7 @@ fn run_rows<C: Chain<K>, const K: usize>(
 #[cfg(test)]
 mod tests {
     use super::super::parallel::MIN_SPLIT_ROWS;
-    use super::super::{atr, macd, minus_di, natr, plus_di, Real};
+    use super::super::{minus_di, plus_di, Real};
     use std::cell::Cell;
 
     thread_local! {
@@ -230,12 +235,6 @@ mod tests {
         for p in [2, 14, 30] {
             r.push(bits(plus_di(h, l, c, p).unwrap()));
             r.push(bits(minus_di(h, l, c, p).unwrap()));
-            r.push(bits(atr(h, l, c, p).unwrap()));
-            r.push(bits(natr(h, l, c, p).unwrap()));
-        }
-        for (f, s, g) in [(12, 26, 9), (3, 2, 1), (5, 40, 7)] {
-            let (m, si, hi) = macd(c, f, s, g).unwrap();
-            r.extend([bits(m), bits(si), bits(hi)]);
         }
         r
     }
