@@ -615,3 +615,53 @@ def test_single_output_functions_write_into_out_array(f: str) -> None:
         fn(*args, out=np.empty(300, dtype=np.float32))
     with pytest.raises(ValueError, match="contiguous"):
         fn(*args, out=np.empty(600)[::2])
+
+
+# STDDEV, BBANDS and WMA split one long 1-D series over the pool's threads at rows where
+# their running sums re-anchor (a one-column matrix runs on one pool worker, unsplit).
+REANCHOR_SPLIT_CASES = [
+    ("STDDEV", {}),
+    ("STDDEV", {"timeperiod": 2}),
+    ("STDDEV", {"timeperiod": 300, "nbdev": 1.5}),
+    ("BBANDS", {}),
+    ("BBANDS", {"timeperiod": 2, "nbdevup": 1.5, "nbdevdn": 2.5}),
+    ("BBANDS", {"timeperiod": 5, "matype": 1}),
+    ("WMA", {}),
+    ("WMA", {"timeperiod": 2}),
+    ("WMA", {"timeperiod": 500}),
+]
+
+
+def unsplit(f: str, cols: Cols, params: dict[str, Any]) -> list[Arr]:
+    fn: Callable[..., Any] = getattr(ta, f)
+    got = fn(*(np.asfortranarray(cols[c][:, None]) for c in INPUTS[f]), **params)
+    return [g[:, 0] for g in outputs(got)]
+
+
+@pytest.fixture(scope="module")
+def million_closes() -> dict[str, Cols]:
+    plain = walk(1_000_000, 21)
+    # On a tick grid flat windows are frequent: the variance re-anchors off its schedule.
+    tick = walk(1_000_000, 22, tick=0.25)
+    marked = {"close": tick["close"].copy()}
+    close = marked["close"]
+    close[:9] = np.nan
+    close[[300_001, 650_000]] = np.nan
+    close[400_000:400_050] = close[400_000]
+    close[123_456] = 1e12
+    return {"plain": plain, "tick": tick, "marked": marked}
+
+
+@pytest.mark.parametrize("case", REANCHOR_SPLIT_CASES, ids=case_id)
+def test_long_series_split_at_reanchors_equals_talib_bit_for_bit(
+    million_closes: dict[str, Cols], case: tuple[str, dict[str, Any]]
+) -> None:
+    f, params = case
+    for name, cols in million_closes.items():
+        got = ours(f, cols, params)
+        assert_same_bits(got, theirs(f, cols, params), f"{case_id(case)} {name} vs talib")
+        assert_same_bits(got, unsplit(f, cols, params), f"{case_id(case)} {name} 1 thread")
+    cols32 = {"close": million_closes["marked"]["close"].astype(np.float32)}
+    cols64 = {"close": cols32["close"].astype(np.float64)}
+    got = ours(f, cols32, params)  # type: ignore[arg-type]
+    assert_same_bits(got, ours(f, cols64, params), f"{case_id(case)} float32")

@@ -5,8 +5,11 @@
 //! [`super::stream`]. Either way the floating-point operations, and their order, are
 //! TA-Lib's.
 
+use super::parallel::stretches;
 use super::stream::{kama_step, Bbands, Dema, Ema, Kama, Tema, Trima, Wma, T3};
-use super::volatility::running_variance;
+use super::volatility::{
+    even_targets, grid_starts, running_variance, var_split, var_starts, VarState,
+};
 use super::{
     check_len, check_period, fast_path, first_valid_row, run_real, warm_up, MaType, Real, TaError,
 };
@@ -133,6 +136,8 @@ ma_batch!(
 ///
 /// The slice form of [`Wma`]: the same running sums, re-seeded from the window every
 /// `8 * period` bars as TA-Lib 0.8 does, without the ring buffer the streaming form needs.
+/// A long series is split over rayon's pool at those re-seeds, with the same bits as one
+/// pass.
 pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(), TaError> {
     check_period("timeperiod", period, 1)?;
     check_len("out", out.len(), real.len())?;
@@ -143,20 +148,118 @@ pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
         return Ok(());
     };
     let x = &real[b..];
-    let out = &mut out[b + period - 1..];
-    let p = period as f64;
-    let divider = p * ((period + 1) as f64) / 2.0;
+    wma_windows(x, period, &mut out[b + period - 1..], stretches(x.len()));
+    Ok(())
+}
+
+/// WMA of every window of `x` (`period >= 2`; `out[k]` is the window `x[k..k + period]`),
+/// over at most `k` stretches. TA-Lib re-seeds both running sums from the window at every
+/// `8 * period`-th window, unconditionally: the value there and the sums after it depend on
+/// that window alone, so a stretch starting at such a window, re-seeded, has the bits of
+/// the one pass.
+fn wma_windows<T: Real>(x: &[T], period: usize, out: &mut [f64], k: usize) {
+    let windows = out.len();
+    let every = 8 * period;
+    let starts = grid_starts(0, windows, every - 1, every, even_targets(0, windows, k));
+    if starts.is_empty() {
+        wma_first(x, period, out);
+        return;
+    }
+    let (rest_first, mut rest) = out.split_at_mut(starts[0]);
+    let mut chunks: Vec<(usize, &mut [f64])> = Vec::with_capacity(starts.len());
+    for (s, &g) in starts.iter().enumerate() {
+        let end = starts.get(s + 1).copied().unwrap_or(windows);
+        let (head, tail) = rest.split_at_mut(end - g);
+        chunks.push((g, head));
+        rest = tail;
+    }
+    // The calling thread runs the first stretch itself (one pool thread to wake, not two).
+    rayon::in_place_scope(|scope| {
+        for (first, out) in chunks {
+            scope.spawn(move |_| wma_reseeded(x, period, first, out));
+        }
+        wma_first(x, period, rest_first);
+    });
+}
+
+/// WMA's sums between two windows: the running sum, the running weighted sum less it, and
+/// the windows left until the re-seed.
+#[derive(Clone, Copy)]
+struct WmaState {
+    sub: f64,
+    sum: f64,
+    bars: usize,
+}
+
+/// Windows `0..out.len()`, from the start of the series.
+fn wma_first<T: Real>(x: &[T], period: usize, out: &mut [f64]) {
     let (mut sub, mut sum) = (0.0, 0.0);
     for (k, v) in x[..period - 1].iter().enumerate() {
         let v = v.to_f64();
         sub += v;
         sum += v * (k + 1) as f64;
     }
-    let mut bars = 8 * period;
-    // One step of TA-Lib's loop for the window ending at `x[k + period - 1]`, whose
-    // predecessor's trailing value is `trailing`. A macro, not a closure: a closure
-    // borrowing the sums made LLVM pack them into one vector register and shuffle it on
-    // every element.
+    let state = WmaState {
+        sub,
+        sum,
+        bars: 8 * period,
+    };
+    // Nothing has left the first full window yet: its trailing value is 0.0.
+    let (value, state) = wma_run(x, period, state, 0, None, &mut []);
+    out[0] = value;
+    wma_run(
+        x,
+        period,
+        state,
+        1,
+        Some(&x[..out.len() - 1]),
+        &mut out[1..],
+    );
+}
+
+/// Windows `first..first + out.len()`, starting with a re-seed at window `first`.
+fn wma_reseeded<T: Real>(x: &[T], period: usize, first: usize, out: &mut [f64]) {
+    let divider = wma_divider(period);
+    let (sub, sum) = wma_sums(&x[first..first + period]);
+    out[0] = sum / divider;
+    let state = WmaState {
+        sub,
+        sum: sum - sub,
+        bars: 8 * period,
+    };
+    let trailing = &x[first..first + out.len() - 1];
+    wma_run(x, period, state, first + 1, Some(trailing), &mut out[1..]);
+}
+
+/// WMA's divisor: the sum of the weights 1..=period.
+#[inline(always)]
+fn wma_divider(period: usize) -> f64 {
+    period as f64 * ((period + 1) as f64) / 2.0
+}
+
+/// TA-Lib's loop for windows `first..first + out.len()` from `state` (the sums after the
+/// window before `first`), each window's predecessor's trailing value taken from
+/// `trailing` (`None`: the single window `first` with trailing value 0.0, whose value is
+/// returned instead of written). Returns the last value and the state after it.
+#[inline(always)]
+fn wma_run<T: Real>(
+    x: &[T],
+    period: usize,
+    state: WmaState,
+    first: usize,
+    trailing: Option<&[T]>,
+    out: &mut [f64],
+) -> (f64, WmaState) {
+    let p = period as f64;
+    let divider = wma_divider(period);
+    let WmaState {
+        mut sub,
+        mut sum,
+        mut bars,
+    } = state;
+    // One step of TA-Lib's loop for the window `x[$k..$k + period]`, whose predecessor's
+    // trailing value is `trailing`. A macro, not a closure: a closure borrowing the sums
+    // made LLVM pack them into one vector register and shuffle it on every element.
     macro_rules! step {
         ($k:expr, $v:expr, $trailing:expr) => {{
             let v = $v;
@@ -174,16 +277,17 @@ pub fn wma_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
             value
         }};
     }
-    // Nothing has left the first full window yet: its trailing value is 0.0.
-    out[0] = step!(0, x[period - 1].to_f64(), 0.0);
-    for (k, (o, (v, trailing))) in out[1..]
-        .iter_mut()
-        .zip(x[period..].iter().zip(x))
-        .enumerate()
-    {
-        *o = step!(k + 1, v.to_f64(), trailing.to_f64());
+    let mut value = f64::NAN;
+    match trailing {
+        None => value = step!(first, x[first + period - 1].to_f64(), 0.0),
+        Some(trailing) => {
+            let ends = x[first + period - 1..].iter().zip(trailing);
+            for (k, (o, (v, trailing))) in out.iter_mut().zip(ends).enumerate() {
+                *o = step!(first + k, v.to_f64(), trailing.to_f64());
+            }
+        }
     }
-    Ok(())
+    (value, WmaState { sub, sum, bars })
 }
 
 /// WMA's running sums of a whole window, oldest first: Σ x and Σ (position + 1) × x.
@@ -323,7 +427,7 @@ pub fn bbands_into<T: Real>(
         // in one pass, the same operations as the streaming form.
         let b = first_valid_row(&[real], n).min(n);
         let x = &real[b..];
-        // Only the warm-up needs NaN: `running_variance` writes every later row.
+        // Only the warm-up needs NaN: `bbands_sma` writes every later row.
         let warm = if x.len() < period { n } else { b + period - 1 };
         out.upper[..warm].fill(f64::NAN);
         out.middle[..warm].fill(f64::NAN);
@@ -331,20 +435,12 @@ pub fn bbands_into<T: Real>(
         if x.len() < period {
             return Ok(());
         }
-        let p = period as f64;
-        let mut total = 0.0;
-        for v in &x[..period - 1] {
-            total += v.to_f64();
-        }
-        running_variance(x, period, |i, var| {
-            total += x[i].to_f64();
-            let middle = total / p;
-            total -= x[i + 1 - period].to_f64();
-            let bands = Bbands::bands(middle, var.sqrt(), nbdevup, nbdevdn);
-            out.upper[b + i] = bands.upper;
-            out.middle[b + i] = bands.middle;
-            out.lower[b + i] = bands.lower;
-        });
+        let outs = (
+            &mut out.upper[b..],
+            &mut out.middle[b..],
+            &mut out.lower[b..],
+        );
+        bbands_sma(x, period, nbdevup, nbdevdn, stretches(x.len()), outs);
         return Ok(());
     }
     super::fast_path(
@@ -360,6 +456,152 @@ pub fn bbands_into<T: Real>(
         },
     );
     Ok(())
+}
+
+/// Upper, middle and lower band buffers.
+type Bands<'a> = (&'a mut [f64], &'a mut [f64], &'a mut [f64]);
+
+/// [`bbands_into`]'s SMA path, TA-Lib's fused one: the SMA's running total and the running
+/// variance, the same operations as the streaming form. `x` starts at the first valid row
+/// and has at least `period` rows; the outputs are indexed like it, and written from row
+/// `period - 1` on.
+///
+/// A long series goes over `k` pool threads. The running total is one chain with no
+/// re-anchor, which cannot be cut: the first thread runs the fused pass over a first
+/// stretch, then the total alone over the rest, while the others split the rest of the
+/// variance at its re-anchors (see [`var_split`]), leaving the deviation in `upper`; the
+/// bands there follow from the two, in parallel.
+fn bbands_sma<T: Real>(x: &[T], period: usize, up: f64, dn: f64, k: usize, outs: Bands<'_>) {
+    let (upper, middle, lower) = outs;
+    let n = x.len();
+    let from = period - 1;
+    let state = VarState::prime(x, period);
+    let mut total = 0.0;
+    for v in &x[..from] {
+        total += v.to_f64();
+    }
+    let targets = bbands_targets(from, n, k);
+    let starts = var_starts(from, &state, period, n, targets);
+    let Some(&g) = starts.first() else {
+        let outs = (&mut upper[from..], &mut middle[from..], &mut lower[from..]);
+        bbands_fused(x, period, up, dn, state, total, from, outs);
+        return;
+    };
+    let (lower, lower_rest) = lower.split_at_mut(g);
+    let first = |upper: &mut [f64]| {
+        let (middle, middle_rest) = middle.split_at_mut(g);
+        let outs = (upper, &mut middle[from..], &mut lower[from..]);
+        let (state, total) = bbands_fused(x, period, up, dn, state, total, from, outs);
+        sma_middle(x, period, total, g, middle_rest);
+        state
+    };
+    var_split(x, period, from, &starts, upper, &f64::sqrt, first);
+    // From `g` on, `upper` holds the deviation: the bands, as the fused pass makes them,
+    // a piece per thread, the calling thread's included.
+    let rows = (&mut upper[g..], &middle[g..], lower_rest);
+    let piece = rows.0.len().div_ceil(k);
+    let pieces = rows
+        .0
+        .chunks_mut(piece)
+        .zip(rows.1.chunks(piece))
+        .zip(rows.2.chunks_mut(piece));
+    rayon::in_place_scope(|scope| {
+        let mut pieces = pieces;
+        let mine = pieces.next();
+        for ((upper, middle), lower) in pieces {
+            scope.spawn(move |_| bands_from_deviation(upper, middle, lower, up, dn));
+        }
+        if let Some(((upper, middle), lower)) = mine {
+            bands_from_deviation(upper, middle, lower, up, dn);
+        }
+    });
+}
+
+/// The bands of rows whose deviation is in `upper` and middle band in `middle`, as the
+/// fused pass makes them.
+fn bands_from_deviation(upper: &mut [f64], middle: &[f64], lower: &mut [f64], up: f64, dn: f64) {
+    super::wide_path(
+        #[inline(always)]
+        || {
+            let rows = upper.iter_mut().zip(middle).zip(lower.iter_mut());
+            if up == dn {
+                // The same test `Bbands::bands` makes, out of the loop: it vectorises.
+                for ((u, m), l) in rows {
+                    let bands = Bbands::bands(*m, *u, up, up);
+                    *u = bands.upper;
+                    *l = bands.lower;
+                }
+            } else {
+                for ((u, m), l) in rows {
+                    let bands = Bbands::bands(*m, *u, up, dn);
+                    *u = bands.upper;
+                    *l = bands.lower;
+                }
+            }
+        },
+    )
+}
+
+/// Cost of a row, relative to one of the running variance alone: of the fused pass, and of
+/// the running total alone (a chain of two dependent additions, 1.0 ns a row here, against
+/// 2.25 ns for the variance and 2.85 ns for the fused pass).
+const FUSED_COST: f64 = 1.27;
+const SMA_COST: f64 = 0.46;
+
+/// Where BBANDS' stretches should start for rows `from..n` over `k` threads: the first
+/// thread runs the fused pass up to the first start, then the running total alone to the
+/// end, and the variance after the first start is shared evenly by the others.
+fn bbands_targets(from: usize, n: usize, k: usize) -> Vec<usize> {
+    if k < 2 {
+        return Vec::new();
+    }
+    let rows = (n - from) as f64;
+    let others = 1.0 / (k - 1) as f64;
+    let fused = (rows * (others - SMA_COST) / (FUSED_COST - SMA_COST + others)).max(0.0);
+    let g = from + fused as usize;
+    (0..k - 1).map(|s| g + (n - g) * s / (k - 1)).collect()
+}
+
+/// The fused pass for rows `from..from + outs.0.len()` from the variance's `state` and
+/// the running `total` before row `from` (the outputs' first element is row `from`);
+/// returns both after the last row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn bbands_fused<T: Real>(
+    x: &[T],
+    period: usize,
+    up: f64,
+    dn: f64,
+    state: VarState,
+    mut total: f64,
+    from: usize,
+    outs: Bands<'_>,
+) -> (VarState, f64) {
+    let (upper, middle, lower) = outs;
+    let p = period as f64;
+    let rows = from..from + upper.len();
+    let state = running_variance(x, period, state, rows, |i, var| {
+        total += x[i].to_f64();
+        let m = total / p;
+        total -= x[i + 1 - period].to_f64();
+        let bands = Bbands::bands(m, var.sqrt(), up, dn);
+        upper[i - from] = bands.upper;
+        middle[i - from] = bands.middle;
+        lower[i - from] = bands.lower;
+    });
+    (state, total)
+}
+
+/// TA-Lib's SMA as BBANDS fuses it, for rows `from..` into `middle` (`middle[0]` is row
+/// `from`), from the running `total` before row `from`: the same additions and division.
+fn sma_middle<T: Real>(x: &[T], period: usize, mut total: f64, from: usize, middle: &mut [f64]) {
+    let p = period as f64;
+    let ends = x[from..].iter().zip(&x[from + 1 - period..]);
+    for (m, (v, old)) in middle.iter_mut().zip(ends) {
+        total += v.to_f64();
+        *m = total / p;
+        total -= old.to_f64();
+    }
 }
 
 /// Allocating form of [`bbands_into`]: returns (upper, middle, lower) like `talib.BBANDS`.
@@ -390,7 +632,136 @@ pub fn bbands<T: Real>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::parallel::MIN_SPLIT_ROWS;
+    use super::super::stream::Indicator;
+    use super::super::volatility::tests::{repairs_during, walk};
     use super::*;
+
+    fn assert_bits(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert_eq!(g.to_bits(), w.to_bits(), "{what}: row {i}: {g} vs {w}");
+        }
+    }
+
+    /// The streaming WMA: an implementation of its own, bit for bit the one-pass kernel's.
+    fn streamed_wma(x: &[f64], period: usize) -> Vec<f64> {
+        let mut s = Wma::new(period).unwrap();
+        x.iter().map(|&v| s.update(v)).collect()
+    }
+
+    #[test]
+    fn split_wma_has_the_one_pass_bits() {
+        let mut x = walk(MIN_SPLIT_ROWS + 5, 23);
+        // A NaN poisons the sums until the re-seed after it leaves the window.
+        x[30_001] = f64::NAN;
+        for period in [2, 3, 30, 1000, 9000] {
+            let want = streamed_wma(&x, period);
+            for k in [1, 2, 3, 8] {
+                let mut out = vec![f64::NAN; x.len()];
+                wma_windows(&x, period, &mut out[period - 1..], k);
+                assert_bits(&out, &want, &format!("period {period}, {k} stretches"));
+            }
+        }
+    }
+
+    #[test]
+    fn public_wma_splits_a_long_series_with_the_same_bits() {
+        let mut x = walk(3 * MIN_SPLIT_ROWS, 29);
+        x[..4].fill(f64::NAN);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let widened: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+        for period in [2, 30] {
+            assert_bits(&wma(&x, period).unwrap(), &streamed_wma(&x, period), "f64");
+            assert_bits(
+                &wma(&x32, period).unwrap(),
+                &streamed_wma(&widened, period),
+                "f32",
+            );
+        }
+    }
+
+    /// BBANDS through the streaming form: (upper, middle, lower).
+    fn streamed_bbands(x: &[f64], period: usize, up: f64, dn: f64, ma: MaType) -> [Vec<f64>; 3] {
+        let mut s = Bbands::new(period, up, dn, ma).unwrap();
+        let mut out = [Vec::new(), Vec::new(), Vec::new()];
+        for &v in x {
+            let b = s.update(v);
+            out[0].push(b.upper);
+            out[1].push(b.middle);
+            out[2].push(b.lower);
+        }
+        out
+    }
+
+    fn assert_bands(got: &(Vec<f64>, Vec<f64>, Vec<f64>), want: &[Vec<f64>; 3], what: &str) {
+        assert_bits(&got.0, &want[0], &format!("{what}: upper"));
+        assert_bits(&got.1, &want[1], &format!("{what}: middle"));
+        assert_bits(&got.2, &want[2], &format!("{what}: lower"));
+    }
+
+    #[test]
+    fn split_bbands_have_the_one_pass_bits() {
+        let n = MIN_SPLIT_ROWS + 7;
+        let mut x = walk(n, 31);
+        x[..3].fill(f64::NAN);
+        x[20_000] = f64::NAN;
+        // A flat stretch and a spike in the first stretch shift the deviation's phase; a
+        // flat stretch later lets the chains meet again.
+        let level = x[9_000];
+        x[9_000..9_100].fill(level);
+        x[12_345] = 1e12;
+        let level = x[50_000];
+        x[50_000..50_100].fill(level);
+        for period in [2, 5, 20, 400] {
+            for (up, dn) in [(2.0, 2.0), (1.5, 2.5)] {
+                let want = streamed_bbands(&x, period, up, dn, MaType::Sma);
+                let what = format!("period {period}, nbdev {up}/{dn}");
+                assert_bands(
+                    &bbands(&x, period, up, dn, MaType::Sma).unwrap(),
+                    &want,
+                    &what,
+                );
+                for k in [2, 3, 5] {
+                    let (mut u, mut m, mut l) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                    let b = 3;
+                    for o in [&mut u, &mut m, &mut l] {
+                        o[..b + period - 1].fill(f64::NAN);
+                    }
+                    let outs = (&mut u[b..], &mut m[b..], &mut l[b..]);
+                    let repairs = repairs_during(|| bbands_sma(&x[b..], period, up, dn, k, outs));
+                    assert_bands(&(u, m, l), &want, &format!("{what}, {k} stretches"));
+                    if period == 5 {
+                        assert!(repairs.0 > k, "the phase shift was repaired: {repairs:?}");
+                    }
+                }
+            }
+        }
+        // Other middle bands keep their own path.
+        for ma in [MaType::Ema, MaType::Wma] {
+            let want = streamed_bbands(&x, 20, 2.0, 2.0, ma);
+            assert_bands(
+                &bbands(&x, 20, 2.0, 2.0, ma).unwrap(),
+                &want,
+                &format!("{ma:?}"),
+            );
+        }
+    }
+
+    #[test]
+    fn bbands_of_f32_split_with_the_same_bits() {
+        let x: Vec<f32> = walk(2 * MIN_SPLIT_ROWS, 37)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let widened: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let want = streamed_bbands(&widened, 20, 2.0, 2.0, MaType::Sma);
+        assert_bands(
+            &bbands(&x, 20, 2.0, 2.0, MaType::Sma).unwrap(),
+            &want,
+            "f32",
+        );
+    }
 
     #[test]
     fn sma_fed_in_chunks_of_any_size_gives_sma_into_bits() {

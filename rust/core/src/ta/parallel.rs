@@ -6,8 +6,6 @@
 //! so do calls made from inside the pool: the 2-D kernels already give each worker its own
 //! columns.
 
-use rayon::prelude::*;
-
 /// Below this many rows a 1-D kernel runs on the calling thread.
 pub(crate) const MIN_SPLIT_ROWS: usize = 1 << 16;
 
@@ -32,9 +30,19 @@ pub(crate) fn rows_in_parallel(out: &mut [f64], f: impl Fn(usize, &mut [f64]) + 
         return f(0, out);
     }
     let len = out.len().div_ceil(k);
-    out.par_chunks_mut(len)
-        .enumerate()
-        .for_each(|(i, stretch)| f(i * len, stretch));
+    let mut rest = out.chunks_mut(len).enumerate();
+    let Some((_, own)) = rest.next() else {
+        return;
+    };
+    // The calling thread takes the first stretch itself: from outside the pool,
+    // `par_chunks_mut` would hand every stretch to pool workers and wait for them to wake.
+    let f = &f;
+    rayon::in_place_scope(|scope| {
+        for (i, stretch) in rest {
+            scope.spawn(move |_| f(i * len, stretch));
+        }
+        f(0, own);
+    });
 }
 
 #[cfg(test)]
