@@ -41,6 +41,7 @@ pub mod stream;
 pub mod volatility;
 pub mod volume;
 
+mod chain;
 mod extreme;
 mod parallel;
 

@@ -1236,16 +1236,20 @@ impl CciCore {
             dev += (v - avg).abs();
         }
         dev /= p;
-        let t = tp - avg;
-        // TA-Lib 0.8: both flatness tests are relative to the window's price level.
-        let scale = avg.abs();
-        Some(
-            if !is_zero_scaled(t, scale) && !is_zero_scaled(dev, scale) {
-                t / (0.015 * dev)
-            } else {
-                0.0
-            },
-        )
+        Some(cci_value(tp, avg, dev))
+    }
+}
+
+/// CCI from the bar's typical price and its window's mean and mean absolute deviation.
+#[inline(always)]
+pub(crate) fn cci_value(tp: f64, avg: f64, dev: f64) -> f64 {
+    let t = tp - avg;
+    // TA-Lib 0.8: both flatness tests are relative to the window's price level.
+    let scale = avg.abs();
+    if !is_zero_scaled(t, scale) && !is_zero_scaled(dev, scale) {
+        t / (0.015 * dev)
+    } else {
+        0.0
     }
 }
 
