@@ -192,7 +192,7 @@ fn run_rows<C: Chain<K>, const K: usize>(
 #[cfg(test)]
 mod tests {
     use super::super::parallel::MIN_SPLIT_ROWS;
-    use super::super::{minus_di, plus_di, Real};
+    use super::super::{minus_di, plus_di, rsi, Real};
     use std::cell::Cell;
 
     thread_local! {
@@ -235,6 +235,7 @@ mod tests {
         for p in [2, 14, 30] {
             r.push(bits(plus_di(h, l, c, p).unwrap()));
             r.push(bits(minus_di(h, l, c, p).unwrap()));
+            r.push(bits(rsi(c, p).unwrap()));
         }
         r
     }

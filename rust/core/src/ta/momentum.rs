@@ -46,9 +46,16 @@ pub fn rsi_into<T: Real>(real: &[T], period: usize, out: &mut [f64]) -> Result<(
     };
     let x = &real[b..];
     let out = &mut out[b + period..];
-    let mut sums = RsiSums::seed(&x[..=period], period);
+    let sums = RsiSums::seed(&x[..=period], period);
     out[0] = rsi_value(sums.gain, sums.loss);
-    sums.run(&x[period + 1..], &x[period..], &mut out[1..]);
+    let chain = RsiChain {
+        x,
+        period,
+        inv: sums.inv,
+        m: sums.m,
+    };
+    // Wilder's smoothing, as PLUS_DI's: the same run-ahead.
+    run_chain(&chain, [&mut out[1..]], di_forget(period));
     Ok(())
 }
 alloc_real!(rsi_into, rsi);
@@ -98,21 +105,61 @@ impl RsiSums {
             m,
         } = *self;
         for (o, (cur, prev)) in out.iter_mut().zip(cur.iter().zip(prev)) {
-            let diff = cur.to_f64() - prev.to_f64();
-            // Branch-free, as in the streaming form (a branch on the sign of a price change
-            // mispredicts half the time: measured twice as slow). The change or +0.0 is
-            // picked with a bit mask: written as a select, LLVM sinks it below the
-            // subtraction and puts a blend on the loop-carried chain.
-            let down = (diff < 0.0) as u64;
-            let to_loss = f64::from_bits(diff.to_bits() & down.wrapping_neg());
-            let to_gain = f64::from_bits(diff.to_bits() & (down.wrapping_sub(1)));
-            loss = loss * m - to_loss;
-            gain = gain * m + to_gain;
-            loss *= inv;
-            gain *= inv;
+            (gain, loss) = rsi_step(gain, loss, cur.to_f64() - prev.to_f64(), m, inv);
             *o = rsi_value(gain, loss);
         }
         (self.gain, self.loss) = (gain, loss);
+    }
+}
+
+/// One bar of TA-Lib's RSI averages: the change joins the gains or the losses, both decay.
+#[inline(always)]
+fn rsi_step(gain: f64, loss: f64, diff: f64, m: f64, inv: f64) -> (f64, f64) {
+    // Branch-free, as in the streaming form (a branch on the sign of a price change
+    // mispredicts half the time: measured twice as slow). The change or +0.0 is picked
+    // with a bit mask: written as a select, LLVM sinks it below the subtraction and puts
+    // a blend on the loop-carried chain.
+    let down = (diff < 0.0) as u64;
+    let to_loss = f64::from_bits(diff.to_bits() & down.wrapping_neg());
+    let to_gain = f64::from_bits(diff.to_bits() & (down.wrapping_sub(1)));
+    let mut loss = loss * m - to_loss;
+    let mut gain = gain * m + to_gain;
+    loss *= inv;
+    gain *= inv;
+    (gain, loss)
+}
+
+/// RSI as a [`Chain`] over a long series: row `r` is bar `period + 1 + r` of the valid
+/// stretch and the state is the two averages, which forget a guessed start as Wilder's
+/// smoothing does (the guess: TA-Lib's seed over the `period` changes before the row).
+#[derive(Clone, Copy)]
+struct RsiChain<'a, T> {
+    x: &'a [T],
+    period: usize,
+    inv: f64,
+    m: f64,
+}
+
+impl<T: Real> Chain<1> for RsiChain<'_, T> {
+    type State = (f64, f64);
+
+    #[inline(always)]
+    fn seed(&self, row: usize) -> (f64, f64) {
+        let s = RsiSums::seed(&self.x[row..=row + self.period], self.period);
+        (s.gain, s.loss)
+    }
+
+    #[inline(always)]
+    fn step(&self, (gain, loss): (f64, f64), row: usize) -> ((f64, f64), [f64; 1]) {
+        let i = row + self.period + 1;
+        let diff = self.x[i].to_f64() - self.x[i - 1].to_f64();
+        let (gain, loss) = rsi_step(gain, loss, diff, self.m, self.inv);
+        ((gain, loss), [rsi_value(gain, loss)])
+    }
+
+    #[inline(always)]
+    fn same(a: &(f64, f64), b: &(f64, f64)) -> bool {
+        same_bits([a.0, a.1], [b.0, b.1])
     }
 }
 
