@@ -151,6 +151,8 @@ fn run_parts<C: Chain<K>, const K: usize>(
             (None, Some((_, own_end))) => own_end,
             (Some(end), Some((arrival, own_end))) if C::same(&arrival, &end) => own_end,
             (end, _) => {
+                #[cfg(test)]
+                tests::RERUNS.set(tests::RERUNS.get() + 1);
                 let state = end.unwrap_or_else(|| chain.seed(0));
                 super::fast_path(
                     #[inline(always)]
@@ -189,6 +191,57 @@ fn run_rows<C: Chain<K>, const K: usize>(
     state
 }
 
+/// A streaming core of [`super::stream`] (an EMA, DEMA, TEMA, T3, ADX) as the state of a
+/// [`Chain`]: a later stretch's guess is a fresh core started `forget` rows early, whose
+/// warm-up is the core's own (an SMA seed), and states are compared with the core's
+/// `same_state`.
+pub(crate) trait Core: Copy + Send + Sync {
+    type Input: Copy;
+    fn update(&mut self, input: Self::Input) -> Option<f64>;
+    fn same_state(&self, other: &Self) -> bool;
+}
+
+/// [`Core`]s fed row `r`'s input by `input(r)`, writing the core's output (NaN while it
+/// warms up).
+#[derive(Clone, Copy)]
+struct CoreChain<C, F> {
+    fresh: C,
+    input: F,
+}
+
+impl<C: Core, F: Fn(usize) -> C::Input + Sync + Copy> Chain<1> for CoreChain<C, F> {
+    type State = C;
+
+    #[inline(always)]
+    fn seed(&self, _row: usize) -> C {
+        self.fresh
+    }
+
+    #[inline(always)]
+    fn step(&self, state: C, row: usize) -> (C, [f64; 1]) {
+        let mut state = state;
+        let v = state.update((self.input)(row)).unwrap_or(f64::NAN);
+        (state, [v])
+    }
+
+    #[inline(always)]
+    fn same(a: &C, b: &C) -> bool {
+        a.same_state(b)
+    }
+}
+
+/// Runs the fresh core `fresh` over `out.len()` rows, row `r` fed `input(r)`: what feeding
+/// it one row at a time writes, a stretch per core on a long series, each later stretch
+/// started `forget` rows early.
+pub(crate) fn run_core<C: Core>(
+    fresh: C,
+    input: impl Fn(usize) -> C::Input + Sync + Copy,
+    out: &mut [f64],
+    forget: usize,
+) {
+    run_chain(&CoreChain { fresh, input }, [out], forget);
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::parallel::MIN_SPLIT_ROWS;
@@ -199,6 +252,8 @@ mod tests {
         /// Stretches (and rows run ahead, else the kernel's own) for the kernels' chains
         /// on this thread, in place of `run_chain`'s choice.
         pub(super) static FORCE: Cell<Option<(usize, Option<usize>)>> = const { Cell::new(None) };
+        /// Stretches rerun from their predecessor's end on this thread (the calling one).
+        pub(crate) static RERUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn forced<R>(parts: usize, forget: Option<usize>, f: impl FnOnce() -> R) -> R {
@@ -291,5 +346,214 @@ mod tests {
         let (h, l, c) = walk(3 * MIN_SPLIT_ROWS + 12_345, 10);
         let one = forced(1, None, || all(&h, &l, &c));
         assert!(all(&h, &l, &c) == one);
+    }
+}
+
+/// The stream cores run as chains (EMA, DEMA, TEMA, T3, ADX): split runs equal one pass
+/// and the stream, bit for bit.
+#[cfg(test)]
+mod core_tests {
+    use super::super::parallel::MIN_SPLIT_ROWS;
+    use super::super::stream::{Adx, Dema, Ema, Indicator, Tema, T3};
+    use super::super::{adx, dema, ema, t3, tema, Bar, Real};
+    use super::tests::{FORCE, RERUNS};
+
+    fn forced<R>(parts: usize, forget: Option<usize>, f: impl FnOnce() -> R) -> R {
+        FORCE.set(Some((parts, forget)));
+        let r = f();
+        FORCE.set(None);
+        r
+    }
+
+    fn bits(v: Vec<f64>) -> Vec<u64> {
+        v.into_iter().map(f64::to_bits).collect()
+    }
+
+    /// A random walk's (high, low, close).
+    fn walk(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut u = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut h, mut l, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut x = 100.0;
+        for i in 0..n {
+            x += u() - 0.5;
+            c[i] = x;
+            h[i] = x + u() * 0.7;
+            l[i] = x - u() * 0.7;
+        }
+        (h, l, c)
+    }
+
+    const MA_PERIODS: [usize; 4] = [1, 2, 5, 30];
+    const ADX_PERIODS: [usize; 3] = [2, 14, 30];
+
+    /// Every kernel on one input, as bits.
+    fn all<T: Real>(h: &[T], l: &[T], c: &[T]) -> Vec<Vec<u64>> {
+        let mut r = Vec::new();
+        for p in MA_PERIODS {
+            r.push(bits(ema(c, p).unwrap()));
+            r.push(bits(dema(c, p).unwrap()));
+            r.push(bits(tema(c, p).unwrap()));
+            r.push(bits(t3(c, p, 0.7).unwrap()));
+        }
+        r.push(bits(t3(c, 5, 0.0).unwrap()));
+        r.push(bits(t3(c, 5, 1.0).unwrap()));
+        for p in ADX_PERIODS {
+            r.push(bits(adx(h, l, c, p).unwrap()));
+        }
+        r
+    }
+
+    /// The same through the streams, one value at a time.
+    fn streamed<T: Real>(h: &[T], l: &[T], c: &[T]) -> Vec<Vec<u64>> {
+        fn run<S: Indicator<Output = f64>>(
+            mut s: S,
+            xs: impl Iterator<Item = S::Input>,
+        ) -> Vec<u64> {
+            xs.map(|x| s.update(x).to_bits()).collect()
+        }
+        let xs = || c.iter().map(|x| x.to_f64());
+        let mut r = Vec::new();
+        for p in MA_PERIODS {
+            r.push(run(Ema::new(p).unwrap(), xs()));
+            r.push(run(Dema::new(p).unwrap(), xs()));
+            r.push(run(Tema::new(p).unwrap(), xs()));
+            r.push(run(T3::new(p, 0.7).unwrap(), xs()));
+        }
+        r.push(run(T3::new(5, 0.0).unwrap(), xs()));
+        r.push(run(T3::new(5, 1.0).unwrap(), xs()));
+        for p in ADX_PERIODS {
+            let bars = (0..c.len())
+                .map(|i| Bar::new(0.0, h[i].to_f64(), l[i].to_f64(), c[i].to_f64(), 0.0));
+            r.push(run(Adx::new(p).unwrap(), bars));
+        }
+        r
+    }
+
+    /// Split runs against one pass and the stream, on stretches of awkward lengths, with a
+    /// too-short run-ahead (the rerun path) and the kernels' own.
+    fn check<T: Real>(h: &[T], l: &[T], c: &[T]) {
+        let one = forced(1, None, || all(h, l, c));
+        assert!(one == streamed(h, l, c), "one pass against the stream");
+        for parts in [2, 3, 7] {
+            for forget in [Some(0), Some(1), Some(17), None] {
+                let split = forced(parts, forget, || all(h, l, c));
+                assert!(split == one, "parts {parts}, forget {forget:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn stretches_equal_one_pass_on_walks() {
+        for (n, seed) in [(5000, 1), (4099, 2), (61, 3), (2, 4), (1, 6), (0, 5)] {
+            let (h, l, c) = walk(n, seed);
+            check(&h, &l, &c);
+        }
+    }
+
+    #[test]
+    fn stretches_equal_one_pass_with_nans_and_flat_stretches() {
+        let (mut h, mut l, mut c) = walk(6000, 7);
+        // Leading NaNs (the gate), a NaN inside the first stretch, a flat run.
+        c[..5].fill(f64::NAN);
+        h[..9].fill(f64::NAN);
+        h[1000] = f64::NAN;
+        c[1500] = f64::NAN;
+        for i in 3000..4200 {
+            (h[i], l[i], c[i]) = (101.0, 101.0, 101.0);
+        }
+        check(&h, &l, &c);
+        let (mut h, mut l, mut c) = walk(6000, 8);
+        // A NaN in the last stretch only; a price level jump; a NaN right where a
+        // stretch of 3 starts.
+        l[5990] = f64::NAN;
+        c[5995] = f64::NAN;
+        for i in 2000..6000 {
+            (h[i], l[i], c[i]) = (h[i] * 1e6, l[i] * 1e6, c[i] * 1e6);
+        }
+        check(&h, &l, &c);
+        let (h, l, mut c) = walk(3000, 11);
+        c[1000] = f64::NAN;
+        check(&h, &l, &c);
+        // All NaN.
+        let nan = vec![f64::NAN; 300];
+        check(&nan, &nan, &nan);
+    }
+
+    #[test]
+    fn stretches_equal_one_pass_on_f32() {
+        let (h, l, c) = walk(5000, 9);
+        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+        check(&f(&h), &f(&l), &f(&c));
+    }
+
+    #[test]
+    fn long_series_split_on_their_own_equal_one_pass() {
+        let (h, l, c) = walk(3 * MIN_SPLIT_ROWS + 12_345, 10);
+        let one = forced(1, None, || all(&h, &l, &c));
+        assert!(all(&h, &l, &c) == one);
+    }
+
+    /// How often stretches rerun with the kernels' own run-ahead, on 1,000,000 bars of a
+    /// walk and of the bundled real bars tiled (`cargo test --release -- --ignored
+    /// --nocapture reruns`), and with shorter run-aheads (a period multiple).
+    #[test]
+    #[ignore]
+    fn reruns() {
+        let n = 1_000_000;
+        let real = {
+            use std::io::Read;
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../data/bars/btc_perp_1m_2022-01.csv.gz"
+            );
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            let rows: Vec<[f64; 3]> = text
+                .lines()
+                .skip(1)
+                .map(|line| {
+                    let f: Vec<f64> = line
+                        .split(',')
+                        .skip(2)
+                        .take(3)
+                        .map(|v| v.parse().unwrap())
+                        .collect();
+                    [f[0], f[1], f[2]]
+                })
+                .collect();
+            let col = |k: usize| (0..n).map(|i| rows[i % rows.len()][k]).collect::<Vec<_>>();
+            (col(0), col(1), col(2))
+        };
+        for (name, (h, l, c)) in [("walk", walk(n, 12)), ("real", real)] {
+            type Kernel = fn(&[f64], &[f64], &[f64], usize) -> Vec<f64>;
+            let kernels: [(&str, usize, Kernel); 6] = [
+                ("EMA", 30, |_, _, c, p| ema(c, p).unwrap()),
+                ("DEMA", 30, |_, _, c, p| dema(c, p).unwrap()),
+                ("TEMA", 30, |_, _, c, p| tema(c, p).unwrap()),
+                ("T3", 5, |_, _, c, p| t3(c, p, 0.7).unwrap()),
+                ("T3", 30, |_, _, c, p| t3(c, p, 0.7).unwrap()),
+                ("ADX", 14, |h, l, c, p| adx(h, l, c, p).unwrap()),
+            ];
+            for (k, p, f) in kernels {
+                let mut line = format!("{name} {k}({p}):");
+                for mult in [4, 8, 16, 24, 32, 48, 64] {
+                    RERUNS.set(0);
+                    forced(8, Some(mult * p), || f(&h, &l, &c, p));
+                    line += &format!(" {mult}p {}/7", RERUNS.get());
+                }
+                RERUNS.set(0);
+                forced(8, None, || f(&h, &l, &c, p));
+                line += &format!(", own {}/7", RERUNS.get());
+                println!("{line}");
+            }
+        }
     }
 }

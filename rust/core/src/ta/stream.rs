@@ -118,7 +118,7 @@ impl SmaCore {
 
 /// TA-Lib `INT_EMA` in its default compatibility mode: seeded with the SMA of the first
 /// `period` values, then `prev + (x - prev) * k`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct EmaCore {
     period: usize,
     /// `TA_EMA` copies its input at period 1; MACD's internal signal EMA does not.
@@ -163,6 +163,33 @@ impl EmaCore {
         // TA-Lib's compiled library fuses this multiply-add (one rounding).
         self.prev = (x - self.prev).mul_add(self.k, self.prev);
         Some(self.prev)
+    }
+}
+
+impl EmaCore {
+    /// Whether `self` and `other` (of one period) compute alike from here on: the same
+    /// count and the same bits in what later updates read (the warm-up sum only while
+    /// warming up). For a run split over the cores ([`super::chain`]).
+    pub(crate) fn same_state(&self, other: &EmaCore) -> bool {
+        self.count == other.count
+            && self.prev.to_bits() == other.prev.to_bits()
+            && (self.count >= self.period || self.sum.to_bits() == other.sum.to_bits())
+    }
+}
+
+impl DemaCore {
+    /// [`EmaCore::same_state`] for both averages.
+    pub(crate) fn same_state(&self, other: &DemaCore) -> bool {
+        self.e1.same_state(&other.e1) && self.e2.same_state(&other.e2)
+    }
+}
+
+impl TemaCore {
+    /// [`EmaCore::same_state`] for the three averages.
+    pub(crate) fn same_state(&self, other: &TemaCore) -> bool {
+        self.e1.same_state(&other.e1)
+            && self.e2.same_state(&other.e2)
+            && self.e3.same_state(&other.e3)
     }
 }
 
@@ -230,7 +257,7 @@ impl WmaCore {
 }
 
 /// TA-Lib `DEMA`: `2 * EMA - EMA(EMA)`, the inner EMA seeded on the outer one's output.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct DemaCore {
     e1: EmaCore,
     e2: EmaCore,
@@ -256,7 +283,7 @@ impl DemaCore {
 }
 
 /// TA-Lib `TEMA`: `3 * EMA - 3 * EMA(EMA) + EMA(EMA(EMA))`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct TemaCore {
     e1: EmaCore,
     e2: EmaCore,
@@ -478,7 +505,7 @@ pub const T3_VFACTOR: f64 = 0.7;
 
 /// One of T3's six EMAs, in TA-Lib's form: seeded with the mean of its first `period`
 /// inputs, then `k * x + (1 - k) * e`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct T3Ema {
     count: usize,
     sum: f64,
@@ -487,7 +514,7 @@ struct T3Ema {
 
 /// TA-Lib `T3` (Tillson): six chained EMAs combined as `c1 e6 + c2 e5 + c3 e4 + c4 e3`
 /// with coefficients from the volume factor. Lookback `6 (period - 1)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct T3Core {
     period: usize,
     k: f64,
@@ -514,7 +541,7 @@ impl T3Core {
             k,
             one_minus_k: 1.0 - k,
             c: [c1, c2, c3, c4],
-            e: std::array::from_fn(|_| ema.clone()),
+            e: [ema; 6],
         }
     }
 
@@ -541,6 +568,19 @@ impl T3Core {
         let [c1, c2, c3, c4] = self.c;
         let e = &self.e;
         Some(c1 * e[5].e + c2 * e[4].e + c3 * e[3].e + c4 * e[2].e)
+    }
+}
+
+impl T3Core {
+    /// Whether `self` and `other` (of one period and volume factor) compute alike from here
+    /// on: each average's count and value bits (its warm-up sum only while warming up).
+    /// For a run split over the cores ([`super::chain`]).
+    pub(crate) fn same_state(&self, other: &T3Core) -> bool {
+        self.e.iter().zip(&other.e).all(|(a, b)| {
+            a.count == b.count
+                && a.e.to_bits() == b.e.to_bits()
+                && (a.count >= self.period || a.sum.to_bits() == b.sum.to_bits())
+        })
     }
 }
 
@@ -617,7 +657,7 @@ impl MaCore {
             MaCore::Ema(c) => {
                 // On a local copy the running value stays in a register; through
                 // `&mut self` it would go through memory on every step.
-                let mut local = c.clone();
+                let mut local = *c;
                 run!(local);
                 *c = local;
             }
@@ -885,7 +925,7 @@ impl AtrCore {
 
 /// Directional movement and true range with TA-Lib's accumulation: the first
 /// `period - 1` bars are summed, later bars smoothed as `prev - prev / period + new`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct DmCore {
     period: usize,
     count: usize,
@@ -1025,7 +1065,7 @@ fn di_period1(dm: Option<f64>, tr: f64) -> f64 {
 }
 
 /// TA-Lib `ADX`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct AdxCore {
     period: usize,
     dm: DmCore,
@@ -1063,6 +1103,44 @@ impl AdxCore {
         }
         Some(self.adx)
     }
+}
+
+impl AdxCore {
+    /// Whether `self` and `other` (of one period) compute alike from here on: the bar count
+    /// (only compared up to `2 period`, past which it decides nothing), the previous bar and
+    /// the smoothed sums' bits (the DX sum only while seeding). For a run split over the
+    /// cores ([`super::chain`]).
+    pub(crate) fn same_state(&self, other: &AdxCore) -> bool {
+        let horizon = 2 * self.period;
+        let (a, b) = (&self.dm, &other.dm);
+        let seeding = a.count < horizon;
+        a.count.min(horizon) == b.count.min(horizon)
+            && same_f64s(
+                [
+                    a.prev_high,
+                    a.prev_low,
+                    a.prev_close,
+                    a.plus_dm,
+                    a.minus_dm,
+                    a.tr,
+                ],
+                [
+                    b.prev_high,
+                    b.prev_low,
+                    b.prev_close,
+                    b.plus_dm,
+                    b.minus_dm,
+                    b.tr,
+                ],
+            )
+            && self.adx.to_bits() == other.adx.to_bits()
+            && (!seeding || self.sum_dx.to_bits() == other.sum_dx.to_bits())
+    }
+}
+
+/// Whether `a` and `b` hold the same bits (NaNs included).
+fn same_f64s<const N: usize>(a: [f64; N], b: [f64; N]) -> bool {
+    a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// The fast %K line shared by STOCH, STOCHF and STOCHRSI: where the close sits in the
@@ -1622,7 +1700,7 @@ impl T3 {
         }
         let core = T3Core::new(period, vfactor);
         Ok(T3 {
-            initial: core.clone(),
+            initial: core,
             core,
             gate: Gate::default(),
             period,
