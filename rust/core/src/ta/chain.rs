@@ -15,8 +15,13 @@
 //! does not (a NaN, a jump that dwarfs the guess, a `forget` too short), the stretch is
 //! run again from the previous stretch's true end state, on the calling thread. Either way
 //! every output is what one pass from the start writes.
+//!
+//! Each core runs its stretches two at a time, a row of one and a row of the other in
+//! turn: a row waits on its predecessor's result (a few cycles of latency for a few
+//! operations), so two independent chains in one loop keep the core twice as busy. That
+//! is why a long series is cut even where it runs on one core.
 
-use super::parallel::stretches;
+use super::parallel::{stretches, MIN_SPLIT_ROWS};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -58,19 +63,15 @@ pub(crate) fn run_chain<C: Chain<K>, const K: usize>(
     let cores = stretches(rows);
     // More stretches than cores, so that a core held up (by another process) leaves only
     // a small stretch for the others to wait on; each long enough that running `forget`
-    // rows ahead costs little.
-    let parts = if cores > 1 {
-        (rows / PIECE_ROWS).max(cores)
+    // rows ahead costs little. A core runs its stretches two at a time, interleaved (see
+    // `run_pair`), so a long series is cut in two even where one core runs it.
+    let parts = if rows >= MIN_SPLIT_ROWS {
+        (rows / PIECE_ROWS).max(2 * cores)
     } else {
         1
     };
     let parts = parts.min(rows / forget.saturating_mul(16).max(1));
     run_parts(chain, outs, parts, cores, forget);
-}
-
-/// Runs `chain` over `outs` in one pass on the calling thread.
-pub(crate) fn run_serial<C: Chain<K>, const K: usize>(chain: &C, outs: [&mut [f64]; K]) {
-    run_parts(chain, outs, 1, 1, 0);
 }
 
 /// Rows per stretch, about, when a series is split.
@@ -118,23 +119,33 @@ fn run_parts<C: Chain<K>, const K: usize>(
         .map(|(first, outs)| Mutex::new((first, outs, None)))
         .collect();
     let next = AtomicUsize::new(0);
-    let work = || {
-        while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
-            let (first, outs, done) = &mut *cell;
+    let work = || loop {
+        // Two stretches at a time: their chains are independent, so one core overlaps
+        // their latencies (the rows of one wait on their predecessors, not on the other's).
+        let j = next.fetch_add(2, Ordering::Relaxed);
+        let Some(a) = cells.get(j) else { break };
+        let mut a = a.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(b) = cells.get(j + 1) else {
+            let (first, outs, done) = &mut *a;
             let first = *first;
             *done = Some(super::fast_path(
                 #[inline(always)]
                 || {
-                    let from = first.saturating_sub(forget);
-                    let mut state = chain.seed(from);
-                    for row in from..first {
-                        state = chain.step(state, row).0;
-                    }
+                    let state = arrive(chain, first, forget);
                     (state, run_rows(chain, state, first, outs))
                 },
             ));
-        }
+            break;
+        };
+        let mut b = b.lock().unwrap_or_else(PoisonError::into_inner);
+        let (first_a, outs_a, done_a) = &mut *a;
+        let (first_b, outs_b, done_b) = &mut *b;
+        let (first_a, first_b) = (*first_a, *first_b);
+        let (da, db) = super::fast_path(
+            #[inline(always)]
+            || run_pair(chain, (first_a, outs_a), (first_b, outs_b), forget),
+        );
+        (*done_a, *done_b) = (Some(da), Some(db));
     };
     rayon::in_place_scope(|s| {
         for _ in 1..helpers.max(1) {
@@ -161,6 +172,75 @@ fn run_parts<C: Chain<K>, const K: usize>(
             }
         });
     }
+}
+
+/// The state a stretch starting at row `first` guesses on arrival: the chain's seed
+/// `forget` rows earlier (exact at row 0), run up to `first`.
+#[inline(always)]
+fn arrive<C: Chain<K>, const K: usize>(chain: &C, first: usize, forget: usize) -> C::State {
+    let from = first.saturating_sub(forget);
+    let mut state = chain.seed(from);
+    for row in from..first {
+        state = chain.step(state, row).0;
+    }
+    state
+}
+
+/// A stretch's (state on arrival, state at its end).
+type Ends<S> = (S, S);
+
+/// Two stretches on one core, a row of each in turn (the run-ahead of each too), so the
+/// two independent loop-carried chains overlap. Returns each one's (state on arrival,
+/// state at its end), as running them one after the other would.
+#[inline(always)]
+fn run_pair<C: Chain<K>, const K: usize>(
+    chain: &C,
+    (first_a, outs_a): (usize, &mut [&mut [f64]; K]),
+    (first_b, outs_b): (usize, &mut [&mut [f64]; K]),
+    forget: usize,
+) -> (Ends<C::State>, Ends<C::State>) {
+    let chain = *chain;
+    let (from_a, from_b) = (
+        first_a.saturating_sub(forget),
+        first_b.saturating_sub(forget),
+    );
+    let (mut a, mut b) = (chain.seed(from_a), chain.seed(from_b));
+    // Run-aheads, aligned at their ends.
+    let (ahead_a, ahead_b) = (first_a - from_a, first_b - from_b);
+    let both = ahead_a.min(ahead_b);
+    for row in from_a..first_a - both {
+        a = chain.step(a, row).0;
+    }
+    for row in from_b..first_b - both {
+        b = chain.step(b, row).0;
+    }
+    for k in 0..both {
+        a = chain.step(a, first_a - both + k).0;
+        b = chain.step(b, first_b - both + k).0;
+    }
+    let arrivals = (a, b);
+    let oa: [&mut [f64]; K] = outs_a.each_mut().map(|o| &mut **o);
+    let ob: [&mut [f64]; K] = outs_b.each_mut().map(|o| &mut **o);
+    let (na, nb) = (oa[0].len(), ob[0].len());
+    assert!(oa.iter().all(|o| o.len() == na) && ob.iter().all(|o| o.len() == nb));
+    let (mut oa, mut ob) = (oa, ob);
+    let both = na.min(nb);
+    for i in 0..both {
+        let (next_a, va) = chain.step(a, first_a + i);
+        let (next_b, vb) = chain.step(b, first_b + i);
+        (a, b) = (next_a, next_b);
+        for (o, v) in oa.iter_mut().zip(va) {
+            o[i] = v;
+        }
+        for (o, v) in ob.iter_mut().zip(vb) {
+            o[i] = v;
+        }
+    }
+    let mut tail_a: [&mut [f64]; K] = oa.map(|o| &mut o[both..]);
+    let mut tail_b: [&mut [f64]; K] = ob.map(|o| &mut o[both..]);
+    let end_a = run_rows(&chain, a, first_a + both, &mut tail_a);
+    let end_b = run_rows(&chain, b, first_b + both, &mut tail_b);
+    ((arrivals.0, end_a), (arrivals.1, end_b))
 }
 
 /// Rows `first..first + outs[0].len()` from `state`; returns the state after them.
@@ -245,7 +325,7 @@ pub(crate) fn run_core<C: Core>(
 #[cfg(test)]
 mod tests {
     use super::super::parallel::MIN_SPLIT_ROWS;
-    use super::super::{minus_di, plus_di, rsi, Real};
+    use super::super::{atr, macd, minus_di, natr, plus_di, rsi, Real};
     use std::cell::Cell;
 
     thread_local! {
@@ -291,7 +371,11 @@ mod tests {
             r.push(bits(plus_di(h, l, c, p).unwrap()));
             r.push(bits(minus_di(h, l, c, p).unwrap()));
             r.push(bits(rsi(c, p).unwrap()));
+            r.push(bits(atr(h, l, c, p).unwrap()));
+            r.push(bits(natr(h, l, c, p).unwrap()));
         }
+        let (m, sig, hist) = macd(c, 12, 26, 9).unwrap();
+        r.extend([bits(m), bits(sig), bits(hist)]);
         r
     }
 

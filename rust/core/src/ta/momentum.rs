@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{mpsc, Mutex};
 
-use super::chain::{run_chain, run_core, run_serial, same_bits, Chain, Core};
+use super::chain::{run_chain, run_core, same_bits, Chain, Core};
 use super::extreme::{block_arg_extremes, window_extremes, window_extremes_in};
 use super::overlap::SmaChunks;
 use super::parallel::{rows_in_parallel, stretches};
@@ -982,11 +982,8 @@ pub fn macd_into<T: Real>(
         &mut out_signal[first + 1..],
         &mut out_hist[first + 1..],
     ];
-    // One pass: the three averages forget their start (an EMA took at most 18 periods),
-    // but run in stretches on two cores MACD measured no faster from Python on this
-    // shared machine (1.0-1.5x TA-Lib's time against 1.0 in one pass; 0.5x once, with a
-    // core to spare). `run_chain(&chain, outs, 64 * (slow + signal) + 64)` would do it.
-    run_serial(&chain, outs);
+    // The three averages forget their start (an EMA took at most 18 periods).
+    run_chain(&chain, outs, 64 * (slow + signal) + 64);
     Ok(())
 }
 

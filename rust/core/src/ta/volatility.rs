@@ -1,7 +1,7 @@
 //! Volatility and dispersion: TRANGE, ATR, NATR (TA-Lib's volatility group) and STDDEV
 //! (TA-Lib's statistic group, here because it measures dispersion).
 
-use super::chain::{run_serial, same_bits, Chain};
+use super::chain::{run_chain, same_bits, Chain};
 use super::parallel::{rows_in_parallel, stretches};
 use super::stream::{natr_value, stddev_value, true_range};
 #[cfg(doc)]
@@ -103,11 +103,8 @@ fn atr_slice<T: Real>(
     };
     let prev = chain.seed(0);
     out[b + period] = (chain.finish)(prev, chain.c[period].to_f64());
-    // One pass: ATR's smoothing forgets its start as DI's does (`super::chain`), but
-    // run a stretch per core it measured no faster from Python (1.1-1.5x TA-Lib's time
-    // against 1.0-1.05x in one pass, on this shared two-core machine): it moves 40 bytes
-    // a bar for a few operations, and a pool worker's wake-up is a large part of its 1.4 ms.
-    run_serial(&chain, [&mut out[b + period + 1..]]);
+    // ATR's smoothing forgets its start as DI's does (`super::chain`): the same run-ahead.
+    run_chain(&chain, [&mut out[b + period + 1..]], 64 * period + 64);
     Ok(())
 }
 
