@@ -336,7 +336,8 @@ mod tests {
         pub(crate) static RERUNS: Cell<usize> = const { Cell::new(0) };
     }
 
-    fn forced<R>(parts: usize, forget: Option<usize>, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` with the kernels' chains cut into `parts` stretches run `forget` rows ahead.
+    pub(super) fn forced<R>(parts: usize, forget: Option<usize>, f: impl FnOnce() -> R) -> R {
         FORCE.set(Some((parts, forget)));
         let r = f();
         FORCE.set(None);
@@ -344,7 +345,7 @@ mod tests {
     }
 
     /// A random walk's (high, low, close), with optional flat stretches and NaNs.
-    fn walk(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    pub(super) fn walk(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut u = move || {
             s ^= s << 13;
@@ -440,37 +441,10 @@ mod core_tests {
     use super::super::parallel::MIN_SPLIT_ROWS;
     use super::super::stream::{Adx, Dema, Ema, Indicator, Tema, T3};
     use super::super::{adx, dema, ema, t3, tema, Bar, Real};
-    use super::tests::{FORCE, RERUNS};
-
-    fn forced<R>(parts: usize, forget: Option<usize>, f: impl FnOnce() -> R) -> R {
-        FORCE.set(Some((parts, forget)));
-        let r = f();
-        FORCE.set(None);
-        r
-    }
+    use super::tests::{forced, walk, RERUNS};
 
     fn bits(v: Vec<f64>) -> Vec<u64> {
         v.into_iter().map(f64::to_bits).collect()
-    }
-
-    /// A random walk's (high, low, close).
-    fn walk(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut u = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let (mut h, mut l, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        let mut x = 100.0;
-        for i in 0..n {
-            x += u() - 0.5;
-            c[i] = x;
-            h[i] = x + u() * 0.7;
-            l[i] = x - u() * 0.7;
-        }
-        (h, l, c)
     }
 
     const MA_PERIODS: [usize; 4] = [1, 2, 5, 30];
