@@ -19,7 +19,7 @@
 //! row is 0 everywhere), and `n` is greater than the lookback of every step.
 
 use crate::ta::per_to_k;
-use crate::ta::stream::{natr_value, rsi_value, true_range};
+use crate::ta::stream::{natr_value, rsi_value, true_range, var_rebuild};
 
 /// Instruments per group: eight chains hide most of the latency of these recurrences, and
 /// eight doubles are one cache line. Sixteen computed no faster here and read 48
@@ -486,22 +486,5 @@ pub(crate) fn available() -> Vec<Pass> {
 #[cold]
 #[inline(never)]
 fn reanchor(window: &[Lanes], lane: usize, inv: f64) -> (f64, f64, f64, f64) {
-    let mut sum = 0.0;
-    for row in window {
-        sum += row[lane];
-    }
-    let shift = sum * inv;
-    let (mut t1, mut t2) = (0.0, 0.0);
-    for row in window {
-        let d = row[lane] - shift;
-        t1 += d;
-        t2 += d * d;
-    }
-    let mean = t1 * inv;
-    let mut var = t2 * inv - mean * mean;
-    if var < 0.000000000001 * (t2 * inv) {
-        var = 0.0;
-    }
-    let d = window[0][lane] - shift;
-    (shift, t1 - d, t2 - d * d, var)
+    var_rebuild(|| window.iter().map(|row| row[lane]), inv)
 }

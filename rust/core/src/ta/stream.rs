@@ -744,28 +744,43 @@ impl VarCore {
             || self.bars_since_reseed == 0
         {
             self.bars_since_reseed = 32 * self.period;
-            let mut sum = 0.0;
-            for v in self.ring.chrono() {
-                sum += v;
-            }
-            self.shift = sum * inv;
-            self.t1 = 0.0;
-            self.t2 = 0.0;
-            for i in 0..self.period {
-                let v = self.ring.ago(self.period - 1 - i);
-                self.add(v);
-            }
-            let mean = self.t1 * inv;
-            variance = self.t2 * inv - mean * mean;
-            if variance < 0.000000000001 * (self.t2 * inv) {
-                variance = 0.0;
-            }
-            let d = self.ring.oldest() - self.shift;
-            self.t1 -= d;
-            self.t2 -= d * d;
+            let ring = &self.ring;
+            (self.shift, self.t1, self.t2, variance) = var_rebuild(|| ring.chrono(), inv);
         }
         Some(variance)
     }
+}
+
+/// TA-Lib 0.8's re-anchoring of its running variance, on the window `values()` yields
+/// oldest first (`inv` = 1 / its length): the new shift (the window's mean), the sums of
+/// deviations from it with the oldest value already taken out (the state for the next
+/// bar), and the window's variance (0 below 1e-12 of its mean square). One function for
+/// the stream, the batch kernel and the scanner, so all three re-anchor with the same bits.
+#[inline(always)]
+pub(crate) fn var_rebuild<I: Iterator<Item = f64>>(
+    values: impl Fn() -> I,
+    inv: f64,
+) -> (f64, f64, f64, f64) {
+    let mut sum = 0.0;
+    for v in values() {
+        sum += v;
+    }
+    let shift = sum * inv;
+    let (mut t1, mut t2) = (0.0, 0.0);
+    let mut oldest = None;
+    for v in values() {
+        oldest.get_or_insert(v);
+        let d = v - shift;
+        t1 += d;
+        t2 += d * d;
+    }
+    let mean = t1 * inv;
+    let mut var = t2 * inv - mean * mean;
+    if var < 0.000000000001 * (t2 * inv) {
+        var = 0.0;
+    }
+    let d = oldest.unwrap_or(f64::NAN) - shift;
+    (shift, t1 - d, t2 - d * d, var)
 }
 
 /// TA-Lib 0.8's `RSI`: Wilder averages of gains and losses, seeded with the mean of the

@@ -3,7 +3,7 @@
 
 use super::chain::{run_chain, same_bits, Chain};
 use super::parallel::{rows_in_parallel, stretches};
-use super::stream::{natr_value, stddev_value, true_range};
+use super::stream::{natr_value, stddev_value, true_range, var_rebuild};
 #[cfg(doc)]
 use super::stream::{Atr, Natr};
 use super::{check_len, check_period, common_len, warm_up, Real, TaError};
@@ -283,25 +283,7 @@ impl VarState {
         let inv = 1.0 / period as f64;
         let start = i + 1 - period;
         let window = &x[start..=i];
-        let mut sum = 0.0;
-        for v in window {
-            sum += v.to_f64();
-        }
-        let shift = sum * inv;
-        let (mut t1, mut t2) = (0.0, 0.0);
-        for v in window {
-            let d = v.to_f64() - shift;
-            t1 += d;
-            t2 += d * d;
-        }
-        let mean = t1 * inv;
-        let mut var = t2 * inv - mean * mean;
-        if var < 0.000000000001 * (t2 * inv) {
-            var = 0.0;
-        }
-        let d = x[start].to_f64() - shift;
-        t1 -= d;
-        t2 -= d * d;
+        let (shift, t1, t2, var) = var_rebuild(|| window.iter().map(|v| v.to_f64()), inv);
         let state = VarState {
             shift,
             t1,
